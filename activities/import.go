@@ -1,0 +1,240 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/provisioner"
+)
+
+// resultsFn writes a job's results inside the completing transaction.
+type resultsFn = func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error
+
+// Import and dry-run stage names, as Coder's CLI shows them.
+const (
+	stageParse      = "Parsing template parameters"
+	stagePersistent = "Detecting persistent resources"
+	stageEphemeral  = "Detecting ephemeral resources"
+)
+
+// Error codes.
+const codeRequiredVariables = "REQUIRED_TEMPLATE_VARIABLES"
+
+func (r *jobRun) input() (db.JobInput, error) {
+	var in db.JobInput
+	if err := json.Unmarshal(r.job.Input, &in); err != nil {
+		return in, &provisioner.JobError{Message: fmt.Sprintf("invalid job input: %v", err)}
+	}
+	return in, nil
+}
+
+// runImport parses the template, checks its variables and plans start and
+// stop. Variables are stored at once (the CLI reads them after a
+// REQUIRED_TEMPLATE_VARIABLES failure); everything else is stored with the
+// job's completion.
+func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, dir string) (resultsFn, error) {
+	in, err := r.input()
+	if err != nil {
+		return nil, err
+	}
+	if !in.TemplateVersionID.Valid {
+		return nil, &provisioner.JobError{Message: "import job has no template version"}
+	}
+	versionID := in.TemplateVersionID.UUID
+	if err := prov.Init(ctx, dir, r); err != nil {
+		return nil, err
+	}
+
+	r.enterStage(stageParse)
+	parsed, err := prov.Parse(ctx, dir, r)
+	if err != nil {
+		return nil, err
+	}
+	values := map[string]string{}
+	for _, v := range in.UserVariableValues {
+		values[v.Name] = v.Value
+	}
+	vars := make([]db.TemplateVersionVariable, 0, len(parsed.Variables))
+	varValues := map[string]string{}
+	var missing []string
+	for i, v := range parsed.Variables {
+		val, ok := values[v.Name]
+		if !ok {
+			val = v.DefaultValue
+			if v.Required {
+				missing = append(missing, v.Name)
+			}
+		}
+		varValues[v.Name] = val
+		vars = append(vars, db.TemplateVersionVariable{
+			TemplateVersionID: versionID, Position: i, Name: v.Name, Description: v.Description,
+			Type: v.Type, Value: val, DefaultValue: v.DefaultValue, Required: v.Required, Sensitive: v.Sensitive,
+		})
+	}
+	if err := r.a.opts.Store.ReplaceTemplateVersionVariables(ctx, versionID, vars); err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		return nil, &provisioner.JobError{
+			Message: "required template variables need values: " + strings.Join(missing, ", "),
+			Code:    codeRequiredVariables,
+		}
+	}
+
+	meta := provisioner.WorkspaceMeta{OwnerID: r.job.InitiatorID.String()}
+	r.enterStage(stagePersistent)
+	start, err := prov.Plan(ctx, dir, provisioner.PlanInput{
+		Transition: provisioner.TransitionStart, Workspace: meta, Variables: varValues, Parameters: map[string]string{},
+	}, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := uniqueParameters(start.Parameters); err != nil {
+		return nil, err
+	}
+	r.enterStage(stageEphemeral)
+	stop, err := prov.Plan(ctx, dir, provisioner.PlanInput{
+		Transition: provisioner.TransitionStop, Workspace: meta, Variables: varValues, Parameters: map[string]string{},
+	}, r)
+	if err != nil {
+		return nil, err
+	}
+
+	return func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
+		resources := append(toResources(j.ID, provisioner.TransitionStart, start.Resources),
+			toResources(j.ID, provisioner.TransitionStop, stop.Resources)...)
+		if err := tx.ReplaceJobResources(ctx, j.ID, resources); err != nil {
+			return err
+		}
+		params, err := toParameters(versionID, start.Parameters)
+		if err != nil {
+			return err
+		}
+		if err := tx.ReplaceTemplateVersionParameters(ctx, versionID, params); err != nil {
+			return err
+		}
+		auth, err := json.Marshal(nonNil(start.ExternalAuth))
+		if err != nil {
+			return fmt.Errorf("encode external auth: %w", err)
+		}
+		return tx.SetTemplateVersionImportResult(ctx, versionID, parsed.Readme, auth)
+	}, nil
+}
+
+// runDryRun plans a start of the version with the given parameters.
+func (r *jobRun) runDryRun(ctx context.Context, prov provisioner.Provisioner, dir string) (resultsFn, error) {
+	in, err := r.input()
+	if err != nil {
+		return nil, err
+	}
+	if err := prov.Init(ctx, dir, r); err != nil {
+		return nil, err
+	}
+	params := map[string]string{}
+	for _, p := range in.RichParameters {
+		params[p.Name] = p.Value
+	}
+	vars := map[string]string{}
+	for _, v := range in.UserVariableValues {
+		vars[v.Name] = v.Value
+	}
+	name := in.WorkspaceName
+	if name == "" {
+		name = "dryrun"
+	}
+	r.enterStage(stagePersistent)
+	plan, err := prov.Plan(ctx, dir, provisioner.PlanInput{
+		Transition: provisioner.TransitionStart,
+		Workspace:  provisioner.WorkspaceMeta{WorkspaceName: name, OwnerID: r.job.InitiatorID.String()},
+		Parameters: params, Variables: vars,
+	}, r)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
+		return tx.ReplaceJobResources(ctx, j.ID, toResources(j.ID, provisioner.TransitionStart, plan.Resources))
+	}, nil
+}
+
+func uniqueParameters(ps []provisioner.RichParameter) error {
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if seen[p.Name] {
+			return &provisioner.JobError{Message: fmt.Sprintf("duplicate parameter name %q", p.Name)}
+		}
+		seen[p.Name] = true
+	}
+	return nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func toResources(jobID uuid.UUID, transition string, rs []provisioner.Resource) []db.WorkspaceResource {
+	out := make([]db.WorkspaceResource, 0, len(rs))
+	now := db.Now()
+	for i, r := range rs {
+		md := make([]db.ResourceMetadata, 0, len(r.Metadata))
+		for _, m := range r.Metadata {
+			md = append(md, db.ResourceMetadata{Key: m.Key, Value: m.Value, Sensitive: m.Sensitive, IsNull: m.IsNull})
+		}
+		agents := make([]db.ResourceAgent, 0, len(r.Agents))
+		for _, a := range r.Agents {
+			id, err := uuid.Parse(a.ID)
+			if err != nil {
+				id = uuid.New()
+			}
+			agents = append(agents, db.ResourceAgent{
+				ID: id, Name: a.Name, OperatingSystem: a.OperatingSystem, Architecture: a.Architecture,
+				Directory: a.Directory, CreatedAt: now,
+			})
+		}
+		mdJSON, _ := json.Marshal(md)
+		agentsJSON, _ := json.Marshal(agents)
+		out = append(out, db.WorkspaceResource{
+			ID: uuid.New(), JobID: jobID, CreatedAt: now, Transition: transition, Position: i,
+			Type: r.Type, Name: r.Name, Hide: r.Hide, Icon: r.Icon, InstanceType: r.InstanceType,
+			DailyCost: r.DailyCost, Metadata: mdJSON, Agents: agentsJSON,
+		})
+	}
+	return out
+}
+
+func toParameters(versionID uuid.UUID, ps []provisioner.RichParameter) ([]db.TemplateVersionParameter, error) {
+	out := make([]db.TemplateVersionParameter, 0, len(ps))
+	for _, p := range ps {
+		opts, err := json.Marshal(nonNil(p.Options))
+		if err != nil {
+			return nil, fmt.Errorf("encode parameter options: %w", err)
+		}
+		typ := p.Type
+		if typ == "" {
+			typ = "string"
+		}
+		out = append(out, db.TemplateVersionParameter{
+			TemplateVersionID: versionID, Name: p.Name, DisplayName: p.DisplayName, Description: p.Description,
+			Type: typ, FormType: p.FormType, Mutable: p.Mutable, Ephemeral: p.Ephemeral,
+			DefaultValue: p.DefaultValue, Icon: p.Icon, Options: opts, ValidationRegex: p.ValidationRegex,
+			ValidationError: p.ValidationError, ValidationMin: p.ValidationMin, ValidationMax: p.ValidationMax,
+			ValidationMonotonic: p.ValidationMonotonic, Required: p.Required,
+			DisplayOrder: p.Order,
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].DisplayOrder != out[j].DisplayOrder {
+			return out[i].DisplayOrder < out[j].DisplayOrder
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}

@@ -1,0 +1,242 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/provisioner"
+	"github.com/berth-dev/berth/workflows"
+)
+
+// jobRun is one attempt at running a claimed job. It is the provisioner's
+// Sink: lines are buffered and written in batches, and the remainder goes
+// into the transaction that completes the job.
+type jobRun struct {
+	a   *Activities
+	job *db.ProvisionerJob
+
+	mu      sync.Mutex
+	stage   string
+	pending []db.ProvisionerJobLog
+	stalled bool
+}
+
+func newJobRun(a *Activities, job *db.ProvisionerJob) *jobRun {
+	return &jobRun{a: a, job: job}
+}
+
+// Log implements provisioner.Sink.
+func (r *jobRun) Log(l provisioner.Log) {
+	r.add(db.LogSourceProvisioner, l.Level, l.Output)
+}
+
+// Stall implements provisioner.Sink.
+func (r *jobRun) Stall() {
+	r.mu.Lock()
+	r.stalled = true
+	r.mu.Unlock()
+}
+
+func (r *jobRun) isStalled() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stalled
+}
+
+func (r *jobRun) add(source, level, output string) {
+	switch level {
+	case provisioner.LevelTrace, provisioner.LevelDebug, provisioner.LevelInfo, provisioner.LevelWarn, provisioner.LevelError:
+	default:
+		level = provisioner.LevelInfo
+	}
+	r.mu.Lock()
+	r.pending = append(r.pending, db.ProvisionerJobLog{
+		CreatedAt: db.Now(), Source: source, Level: level, Stage: r.stage, Output: output,
+	})
+	r.mu.Unlock()
+}
+
+// enterStage writes the stage header: a daemon line with empty output.
+func (r *jobRun) enterStage(name string) {
+	r.mu.Lock()
+	r.stage = name
+	r.mu.Unlock()
+	r.add(db.LogSourceDaemon, provisioner.LevelInfo, "")
+}
+
+// take removes and returns the buffered lines.
+func (r *jobRun) take() []db.ProvisionerJobLog {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.pending
+	r.pending = nil
+	return out
+}
+
+func (r *jobRun) currentStage() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stage
+}
+
+// flush writes buffered lines; on failure they are put back.
+func (r *jobRun) flush(ctx context.Context) error {
+	logs := r.take()
+	if len(logs) == 0 {
+		return nil
+	}
+	if err := r.a.opts.Store.AppendLogs(ctx, r.job.ID, logs); err != nil {
+		r.mu.Lock()
+		r.pending = append(logs, r.pending...)
+		r.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// keepAlive heartbeats to Temporal, bumps the job row's updated_at, flushes
+// logs, and cancels the job's context when the database says the job was
+// canceled, so cancellation does not wait for Temporal's heartbeat
+// throttling.
+func (r *jobRun) keepAlive(ctx context.Context, cancel context.CancelCauseFunc) {
+	hb := time.NewTicker(r.a.opts.HeartbeatInterval)
+	defer hb.Stop()
+	fl := time.NewTicker(r.a.opts.FlushInterval)
+	defer fl.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-fl.C:
+			if err := r.flush(ctx); err != nil && ctx.Err() == nil {
+				r.a.opts.Log.Warn("flush job logs", "job_id", r.job.ID, "err", err)
+			}
+		case <-hb.C:
+			if r.isStalled() {
+				continue
+			}
+			activity.RecordHeartbeat(ctx)
+			canceled, err := r.a.opts.Store.TouchJob(ctx, r.job.ID)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.a.opts.Log.Warn("touch job", "job_id", r.job.ID, "err", err)
+				}
+				continue
+			}
+			if canceled {
+				cancel(errLocallyCanceled)
+				return
+			}
+		}
+	}
+}
+
+// execute runs the job to its end and completes the row when it can.
+func (r *jobRun) execute(actx context.Context, attempt int32) (workflows.RunJobResult, error) {
+	ctx, cancel := context.WithCancelCause(actx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.keepAlive(ctx, cancel)
+	}()
+
+	results, err := r.runSteps(ctx, attempt)
+	cancel(nil)
+	wg.Wait()
+
+	// The completing write must happen even though ctx may be canceled.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(actx), 30*time.Second)
+	defer wcancel()
+	locallyCanceled := errors.Is(context.Cause(ctx), errLocallyCanceled)
+	switch {
+	case err == nil:
+		r.enterStage("Cleaning Up")
+		return r.complete(wctx, db.Completion{Results: results})
+	case actx.Err() != nil:
+		// Temporal canceled the activity (or its deadline passed): keep
+		// what was logged and let the workflow finish the job.
+		if ferr := r.flush(wctx); ferr != nil {
+			r.a.opts.Log.Warn("flush job logs", "job_id", r.job.ID, "err", ferr)
+		}
+		return workflows.RunJobResult{}, actx.Err()
+	case locallyCanceled:
+		r.add(db.LogSourceDaemon, provisioner.LevelInfo, "Job canceled.")
+		return r.complete(wctx, db.Completion{Canceled: true})
+	}
+	if je, ok := provisioner.AsJobError(err); ok {
+		msg := je.Message
+		if msg == "" {
+			msg = "provisioner failed"
+		}
+		r.add(db.LogSourceProvisioner, provisioner.LevelError, msg)
+		return r.complete(wctx, db.Completion{Error: msg, ErrorCode: je.Code})
+	}
+	// Infrastructure trouble: keep the logs and let Temporal retry.
+	if ferr := r.flush(wctx); ferr != nil {
+		r.a.opts.Log.Warn("flush job logs", "job_id", r.job.ID, "err", ferr)
+	}
+	return workflows.RunJobResult{}, err
+}
+
+func (r *jobRun) complete(ctx context.Context, c db.Completion) (workflows.RunJobResult, error) {
+	c.Logs = r.take()
+	if _, err := r.a.opts.Store.CompleteJob(ctx, r.job.ID, c); err != nil {
+		return workflows.RunJobResult{}, fmt.Errorf("complete job: %w", err)
+	}
+	return workflows.RunJobResult{Completed: true}, nil
+}
+
+// runSteps dispatches on the job type. It returns the function that writes
+// the job's results in the completing transaction.
+func (r *jobRun) runSteps(ctx context.Context, attempt int32) (resultsFn, error) {
+	r.enterStage("Setting up")
+	if msg := describeAttempt(attempt); msg != "" {
+		r.add(db.LogSourceDaemon, provisioner.LevelWarn, msg)
+	}
+	prov, ok := r.a.opts.Provisioners[r.job.Provisioner]
+	if !ok {
+		return nil, &provisioner.JobError{Message: fmt.Sprintf("provisioner %q is not available on this worker", r.job.Provisioner)}
+	}
+	dir, err := r.prepareDir(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	switch r.job.Type {
+	case db.JobTypeTemplateVersionImport:
+		return r.runImport(ctx, prov, dir)
+	case db.JobTypeTemplateVersionDryRun:
+		return r.runDryRun(ctx, prov, dir)
+	default:
+		return nil, &provisioner.JobError{Message: fmt.Sprintf("job type %q is not supported by this worker", r.job.Type)}
+	}
+}
+
+// prepareDir extracts the job's archive into a fresh directory.
+func (r *jobRun) prepareDir(ctx context.Context) (string, error) {
+	file, err := r.a.opts.Store.GetFileByID(ctx, r.job.FileID)
+	if err != nil {
+		return "", fmt.Errorf("get template file: %w", err)
+	}
+	dir, err := os.MkdirTemp(r.a.opts.WorkDir, "berth-job-")
+	if err != nil {
+		return "", fmt.Errorf("create job directory: %w", err)
+	}
+	if err := provisioner.Extract(ctx, file.Data, dir, provisioner.Limits{}); err != nil {
+		os.RemoveAll(dir)
+		if errors.Is(err, provisioner.ErrInvalidArchive) {
+			return "", &provisioner.JobError{Message: err.Error()}
+		}
+		return "", fmt.Errorf("extract template: %w", err)
+	}
+	return dir, nil
+}

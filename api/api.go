@@ -1,0 +1,148 @@
+// Package api serves berth's Coder-compatible /api/v2 over gin. Every read
+// comes from Postgres; writes commit before any workflow is started.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/berth-dev/berth/api/httpapi"
+	"github.com/berth-dev/berth/api/httpmw"
+	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/db/pubsub"
+	"github.com/berth-dev/berth/workflows"
+)
+
+// dispatcher is what the API needs of Temporal.
+type dispatcher interface {
+	Start(ctx context.Context, job *db.ProvisionerJob, attrs workflows.JobAttrs, memo map[string]any) error
+	Cancel(ctx context.Context, jobID uuid.UUID) error
+	Queues() workflows.Queues
+}
+
+// Options configures the API.
+type Options struct {
+	Store      *db.Store
+	PubSub     *pubsub.PubSub
+	Dispatcher dispatcher
+	Log        *slog.Logger
+	// AccessURL is the URL clients use to reach this deployment.
+	AccessURL *url.URL
+	// BuildVersion is sent as X-Coder-Build-Version (default v2.30.0).
+	BuildVersion string
+	// DeploymentID identifies the deployment in /buildinfo.
+	DeploymentID string
+	// MaxFileSize caps uploads (default 100 MiB).
+	MaxFileSize int64
+	// ShutdownCtx ends long-lived streams when the server stops.
+	ShutdownCtx context.Context
+}
+
+// API serves /api/v2.
+type API struct {
+	store *db.Store
+	ps    *pubsub.PubSub
+	disp  dispatcher
+	log   *slog.Logger
+	opts  Options
+}
+
+// New returns an API with defaults filled in.
+func New(opts Options) (*API, error) {
+	if opts.Store == nil || opts.PubSub == nil || opts.Dispatcher == nil {
+		return nil, errors.New("api: store, pubsub and dispatcher are required")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.AccessURL == nil {
+		opts.AccessURL = &url.URL{Scheme: "http", Host: "127.0.0.1:3000"}
+	}
+	if opts.BuildVersion == "" {
+		opts.BuildVersion = "v2.30.0"
+	}
+	if opts.MaxFileSize <= 0 {
+		opts.MaxFileSize = 100 << 20
+	}
+	if opts.ShutdownCtx == nil {
+		opts.ShutdownCtx = context.Background()
+	}
+	return &API{store: opts.Store, ps: opts.PubSub, disp: opts.Dispatcher, log: opts.Log, opts: opts}, nil
+}
+
+// h adapts an error-returning handler; the one renderer writes errors.
+func (a *API) h(fn func(*gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := fn(c); err != nil {
+			httpapi.RenderError(c, a.log, err)
+		}
+	}
+}
+
+// Handler returns the HTTP handler serving the API.
+func (a *API) Handler() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = false
+	e.UseRawPath = true
+	_ = e.SetTrustedProxies(nil)
+	e.Use(gin.CustomRecovery(func(c *gin.Context, rec any) {
+		a.log.Error("handler panicked", "panic", rec, "request_id", httpapi.RequestID(c))
+		httpapi.RenderError(c, a.log, errors.New("panic"))
+	}))
+	e.Use(httpmw.RequestID(), func(c *gin.Context) {
+		c.Header("X-Coder-Build-Version", a.opts.BuildVersion)
+		c.Next()
+	})
+	e.NoRoute(func(c *gin.Context) {
+		httpapi.RenderError(c, a.log, httpapi.Errorf(http.StatusNotFound, "Route not found."))
+	})
+	a.routes(e.Group("/api/v2"))
+	return e
+}
+
+func (a *API) routes(r *gin.RouterGroup) {
+	r.GET("/buildinfo", a.h(a.buildInfo))
+	r.GET("/users/authmethods", a.h(a.authMethods))
+	r.GET("/users/first", a.h(a.firstUserExists))
+	r.POST("/users/first", a.h(a.createFirstUser))
+	r.POST("/users/login", a.h(a.login))
+
+	auth := r.Group("", httpmw.Authenticate(a.store, a.log))
+	auth.POST("/users/logout", a.h(a.logout))
+	auth.POST("/users", a.h(a.createUser))
+	auth.GET("/users/:user", a.h(a.user))
+	auth.GET("/users/:user/organizations", a.h(a.userOrganizations))
+	auth.POST("/users/:user/keys", a.h(a.createAPIKey))
+
+	auth.GET("/organizations/:organization", a.h(a.organization))
+	auth.POST("/organizations/:organization/templateversions", a.h(a.createTemplateVersion))
+	auth.POST("/organizations/:organization/templates", a.h(a.createTemplate))
+	auth.GET("/organizations/:organization/templates", a.h(a.templatesByOrganization))
+	auth.GET("/organizations/:organization/templates/:templatename", a.h(a.templateByName))
+
+	auth.POST("/files", a.h(a.uploadFile))
+	auth.GET("/files/:fileID", a.h(a.downloadFile))
+
+	auth.GET("/templates", a.h(a.templates))
+	auth.GET("/templates/:template", a.h(a.template))
+
+	auth.GET("/templateversions/:templateversion", a.h(a.templateVersion))
+	auth.PATCH("/templateversions/:templateversion/cancel", a.h(a.cancelTemplateVersion))
+	auth.GET("/templateversions/:templateversion/logs", a.h(a.templateVersionLogs))
+	auth.GET("/templateversions/:templateversion/resources", a.h(a.templateVersionResources))
+	auth.GET("/templateversions/:templateversion/rich-parameters", a.h(a.templateVersionRichParameters))
+	auth.GET("/templateversions/:templateversion/variables", a.h(a.templateVersionVariables))
+	auth.GET("/templateversions/:templateversion/schema", a.h(a.emptyList))
+	auth.GET("/templateversions/:templateversion/external-auth", a.h(a.templateVersionExternalAuth))
+	auth.GET("/templateversions/:templateversion/presets", a.h(a.emptyList))
+	auth.GET("/templateversions/:templateversion/parameters", a.h(a.emptyList))
+}

@@ -1,0 +1,241 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/berth-dev/berth/api/sdk"
+	"github.com/berth-dev/berth/db"
+)
+
+func convertUser(u *db.User, orgIDs []uuid.UUID) sdk.User {
+	roles := make([]sdk.SlimRole, 0, len(u.RBACRoles))
+	for _, r := range u.RBACRoles {
+		display := r
+		if r == db.RoleOwner {
+			display = "Owner"
+		}
+		roles = append(roles, sdk.SlimRole{Name: r, DisplayName: display})
+	}
+	if orgIDs == nil {
+		orgIDs = []uuid.UUID{}
+	}
+	return sdk.User{
+		ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, AvatarURL: u.AvatarURL,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, LastSeenAt: u.LastSeenAt,
+		Status: sdk.UserStatus(u.Status), LoginType: sdk.LoginType(u.LoginType),
+		ThemePreference: u.ThemePreference, OrganizationIDs: orgIDs, Roles: roles,
+	}
+}
+
+func convertMinimalUser(u *db.User) sdk.MinimalUser {
+	if u == nil {
+		return sdk.MinimalUser{}
+	}
+	return sdk.MinimalUser{ID: u.ID, Username: u.Username, Name: u.Name, AvatarURL: u.AvatarURL}
+}
+
+func convertOrganization(o *db.Organization) sdk.Organization {
+	return sdk.Organization{
+		ID: o.ID, Name: o.Name, DisplayName: o.DisplayName, Description: o.Description, Icon: o.Icon,
+		IsDefault: o.IsDefault, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+	}
+}
+
+func convertTemplate(t *db.Template, org *db.Organization, creator *db.User) sdk.Template {
+	out := sdk.Template{
+		ID: t.ID, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, OrganizationID: t.OrganizationID,
+		Name: t.Name, DisplayName: t.DisplayName, Provisioner: sdk.ProvisionerType(t.Provisioner),
+		ActiveVersionID: t.ActiveVersionID, Description: t.Description,
+		Deprecated: t.DeprecationMessage != "", DeprecationMessage: t.DeprecationMessage, Icon: t.Icon,
+		DefaultTTLMillis: t.DefaultTTLMillis, ActivityBumpMillis: t.ActivityBumpMillis,
+		AutostopRequirement: sdk.TemplateAutostopRequirement{
+			DaysOfWeek: nonNil(t.AutostopRequirementDaysOfWeek), Weeks: t.AutostopRequirementWeeks,
+		},
+		AutostartRequirement:           sdk.TemplateAutostartRequirement{DaysOfWeek: nonNil(t.AutostartRequirementDaysOfWeek)},
+		CreatedByID:                    t.CreatedBy,
+		AllowUserAutostart:             t.AllowUserAutostart,
+		AllowUserAutostop:              t.AllowUserAutostop,
+		AllowUserCancelWorkspaceJobs:   t.AllowUserCancelWorkspaceJobs,
+		FailureTTLMillis:               t.FailureTTLMillis,
+		TimeTilDormantMillis:           t.TimeTilDormantMillis,
+		TimeTilDormantAutoDeleteMillis: t.TimeTilDormantAutoDeleteMillis,
+		RequireActiveVersion:           t.RequireActiveVersion,
+		MaxPortShareLevel:              sdk.WorkspaceAgentPortShareLevel(t.MaxPortShareLevel),
+		CORSBehavior:                   sdk.CORSBehavior(t.CORSBehavior),
+		UseClassicParameterFlow:        true,
+	}
+	if org != nil {
+		out.OrganizationName, out.OrganizationDisplayName, out.OrganizationIcon = org.Name, org.DisplayName, org.Icon
+	}
+	if creator != nil {
+		out.CreatedByName = creator.Username
+	}
+	return out
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// jobView is what converting a job needs besides its row.
+type jobView struct {
+	queue      *db.JobQueue // nil: not computed (0/0)
+	workerName string
+	metadata   sdk.ProvisionerJobMetadata
+}
+
+func convertJob(j *db.ProvisionerJob, v jobView) sdk.ProvisionerJob {
+	out := sdk.ProvisionerJob{
+		ID: j.ID, CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, CompletedAt: j.CompletedAt,
+		CanceledAt: j.CanceledAt, Error: j.Error, ErrorCode: sdk.JobErrorCode(j.ErrorCode),
+		Status: sdk.ProvisionerJobStatus(j.Status), WorkerName: v.workerName, FileID: j.FileID,
+		Tags: j.Tags, OrganizationID: j.OrganizationID, InitiatorID: j.InitiatorID,
+		Type: sdk.ProvisionerJobType(j.Type), Metadata: v.metadata, LogsOverflowed: j.LogsOverflowed,
+	}
+	if out.Tags == nil {
+		out.Tags = map[string]string{}
+	}
+	if j.WorkerID.Valid {
+		id := j.WorkerID.UUID
+		out.WorkerID = &id
+	}
+	var in db.JobInput
+	if err := json.Unmarshal(j.Input, &in); err == nil {
+		if in.TemplateVersionID.Valid {
+			id := in.TemplateVersionID.UUID
+			out.Input.TemplateVersionID = &id
+		}
+		if in.WorkspaceBuildID.Valid {
+			id := in.WorkspaceBuildID.UUID
+			out.Input.WorkspaceBuildID = &id
+		}
+	}
+	if v.queue != nil {
+		out.QueuePosition, out.QueueSize = v.queue.Position, v.queue.Size
+		if j.Status == db.JobPending && len(v.queue.AvailableWorkers) > 0 {
+			out.AvailableWorkers = v.queue.AvailableWorkers
+		}
+	}
+	return out
+}
+
+func matchedProvisioners(q *db.JobQueue) *sdk.MatchedProvisioners {
+	if q == nil {
+		return &sdk.MatchedProvisioners{}
+	}
+	return &sdk.MatchedProvisioners{Count: q.Count, Available: q.Available, MostRecentlySeen: q.MostRecentlySeen}
+}
+
+// jobDetails loads the queue figures and the worker's name of a job: at
+// most two queries, whatever the job.
+func (a *API) jobDetails(ctx context.Context, j *db.ProvisionerJob) (*db.JobQueue, string, error) {
+	q, err := a.store.GetJobQueue(ctx, j)
+	if err != nil {
+		return nil, "", err
+	}
+	name := ""
+	if j.WorkerID.Valid {
+		d, err := a.store.GetDaemonByID(ctx, j.WorkerID.UUID)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return nil, "", err
+		}
+		if err == nil {
+			name = d.Name
+		}
+	}
+	return q, name, nil
+}
+
+// convertTemplateVersionFull builds a TemplateVersion with its job. creator
+// may be nil, and is then loaded.
+func (a *API) convertTemplateVersionFull(c *gin.Context, v *db.TemplateVersion, job *db.ProvisionerJob, tpl *db.Template, creator *db.User, created bool) (sdk.TemplateVersion, error) {
+	ctx := c.Request.Context()
+	if creator == nil {
+		users, err := a.store.GetUsersByIDs(ctx, []uuid.UUID{v.CreatedBy})
+		if err != nil {
+			return sdk.TemplateVersion{}, err
+		}
+		creator = users[v.CreatedBy]
+	}
+	queue, workerName, err := a.jobDetails(ctx, job)
+	if err != nil {
+		return sdk.TemplateVersion{}, err
+	}
+	md := sdk.ProvisionerJobMetadata{TemplateVersionName: v.Name}
+	if tpl != nil {
+		md.TemplateID, md.TemplateName, md.TemplateDisplayName, md.TemplateIcon = tpl.ID, tpl.Name, tpl.DisplayName, tpl.Icon
+	}
+	view := jobView{queue: queue, workerName: workerName, metadata: md}
+	if created {
+		// Create handlers report no queue position (API-NOTES §3.3).
+		view.queue = &db.JobQueue{AvailableWorkers: queue.AvailableWorkers}
+	}
+	out := sdk.TemplateVersion{
+		ID: v.ID, TemplateID: v.TemplateID, OrganizationID: v.OrganizationID, CreatedAt: v.CreatedAt,
+		UpdatedAt: v.UpdatedAt, Name: v.Name, Message: v.Message, Job: convertJob(job, view),
+		Readme: v.Readme, CreatedBy: convertMinimalUser(creator), Archived: v.Archived,
+	}
+	if job.Status == db.JobPending {
+		out.MatchedProvisioners = matchedProvisioners(queue)
+	}
+	return out, nil
+}
+
+func convertResources(rs []db.WorkspaceResource) []sdk.WorkspaceResource {
+	out := make([]sdk.WorkspaceResource, 0, len(rs))
+	for _, r := range rs {
+		var md []db.ResourceMetadata
+		_ = json.Unmarshal(r.Metadata, &md)
+		var agents []db.ResourceAgent
+		_ = json.Unmarshal(r.Agents, &agents)
+		res := sdk.WorkspaceResource{
+			ID: r.ID, CreatedAt: r.CreatedAt, JobID: r.JobID, WorkspaceTransition: sdk.WorkspaceTransition(r.Transition),
+			Type: r.Type, Name: r.Name, Hide: r.Hide, Icon: r.Icon, DailyCost: r.DailyCost,
+			Agents: make([]sdk.WorkspaceAgent, 0, len(agents)), Metadata: make([]sdk.WorkspaceResourceMetadata, 0, len(md)),
+		}
+		for _, m := range md {
+			res.Metadata = append(res.Metadata, sdk.WorkspaceResourceMetadata{Key: m.Key, Value: m.Value, Sensitive: m.Sensitive})
+		}
+		for _, ag := range agents {
+			res.Agents = append(res.Agents, convertAgent(r, ag))
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+func convertParameters(ps []db.TemplateVersionParameter) []sdk.TemplateVersionParameter {
+	out := make([]sdk.TemplateVersionParameter, 0, len(ps))
+	for _, p := range ps {
+		opts := []sdk.TemplateVersionParameterOption{}
+		_ = json.Unmarshal(p.Options, &opts)
+		out = append(out, sdk.TemplateVersionParameter{
+			Name: p.Name, DisplayName: p.DisplayName, Description: p.Description, DescriptionPlaintext: p.Description,
+			Type: p.Type, FormType: sdk.ParameterFormType(p.FormType), Mutable: p.Mutable, Ephemeral: p.Ephemeral,
+			DefaultValue: p.DefaultValue, Icon: p.Icon, Options: nonNil(opts), ValidationRegex: p.ValidationRegex,
+			ValidationError: p.ValidationError, ValidationMin: p.ValidationMin, ValidationMax: p.ValidationMax,
+			ValidationMonotonic: sdk.ValidationMonotonicOrder(p.ValidationMonotonic), Required: p.Required,
+		})
+	}
+	return out
+}
+
+func convertAgent(r db.WorkspaceResource, ag db.ResourceAgent) sdk.WorkspaceAgent {
+	return sdk.WorkspaceAgent{
+		ID: ag.ID, CreatedAt: ag.CreatedAt, UpdatedAt: ag.CreatedAt, Status: "connecting",
+		LifecycleState: "created", Name: ag.Name, ResourceID: r.ID, Architecture: ag.Architecture,
+		EnvironmentVariables: map[string]string{}, OperatingSystem: ag.OperatingSystem,
+		Directory: ag.Directory, Apps: []sdk.WorkspaceApp{}, ConnectionTimeoutSeconds: 120,
+		Subsystems: []string{}, DisplayApps: []sdk.DisplayApp{}, LogSources: []sdk.WorkspaceAgentLogSource{},
+		Scripts: []sdk.WorkspaceAgentScript{}, StartupScriptBehavior: "non-blocking",
+		Health: sdk.WorkspaceAgentHealth{Reason: "agent is not running"},
+	}
+}

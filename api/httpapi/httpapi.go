@@ -1,0 +1,168 @@
+// Package httpapi holds berth's one error envelope, the one renderer, body
+// decoding with validation, and the websocket and SSE helpers. Every
+// response is JSON with Coder's {message, detail, validations} shape on
+// errors.
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-playground/validator/v10"
+
+	"github.com/berth-dev/berth/api/sdk"
+)
+
+// Error is an error with an HTTP status and a Coder-shaped body.
+type Error struct {
+	Status   int
+	Response sdk.Response
+}
+
+func (e *Error) Error() string {
+	if e.Response.Detail != "" {
+		return fmt.Sprintf("%d %s: %s", e.Status, e.Response.Message, e.Response.Detail)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Response.Message)
+}
+
+// Errorf builds an *Error with a message.
+func Errorf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Response: sdk.Response{Message: fmt.Sprintf(format, args...)}}
+}
+
+// WithDetail sets the error's detail.
+func (e *Error) WithDetail(format string, args ...any) *Error {
+	e.Response.Detail = fmt.Sprintf(format, args...)
+	return e
+}
+
+// WithValidation appends a field validation.
+func (e *Error) WithValidation(field, detail string) *Error {
+	e.Response.Validations = append(e.Response.Validations, sdk.ValidationError{Field: field, Detail: detail})
+	return e
+}
+
+// ResourceNotFoundMessage is the one 404 message: not found and not allowed
+// look the same.
+const ResourceNotFoundMessage = "Resource not found or you do not have access to this resource"
+
+// NotFound is the one 404.
+func NotFound() *Error { return Errorf(http.StatusNotFound, ResourceNotFoundMessage) }
+
+// BadRequest is a 400 with a message.
+func BadRequest(format string, args ...any) *Error {
+	return Errorf(http.StatusBadRequest, format, args...)
+}
+
+// Write writes v as JSON with the status.
+func Write(c *gin.Context, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	c.Data(status, "application/json", b)
+	return nil
+}
+
+// WriteMessage writes a {message} response.
+func WriteMessage(c *gin.Context, status int, msg string) error {
+	return Write(c, status, sdk.Response{Message: msg})
+}
+
+// RenderError writes err: an *Error keeps its status and body; anything
+// else is logged once and answered with a fixed 500.
+func RenderError(c *gin.Context, log *slog.Logger, err error) {
+	var he *Error
+	if errors.As(err, &he) {
+		writeError(c, he.Status, he.Response)
+		return
+	}
+	reqID := RequestID(c)
+	log.ErrorContext(c.Request.Context(), "request failed", "err", err, "request_id", reqID,
+		"method", c.Request.Method, "route", c.FullPath())
+	writeError(c, http.StatusInternalServerError, sdk.Response{
+		Message: "Internal error processing the request.",
+		Detail:  "request_id: " + reqID,
+	})
+}
+
+func writeError(c *gin.Context, status int, r sdk.Response) {
+	if c.Writer.Written() {
+		return
+	}
+	b, _ := json.Marshal(r)
+	c.Data(status, "application/json", b)
+}
+
+// RequestID returns the request's ID set by the request-ID middleware.
+func RequestID(c *gin.Context) string {
+	if v, ok := c.Get(requestIDKey); ok {
+		if s, ok := v.(string); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+const requestIDKey = "berth_request_id"
+
+// SetRequestID stores the request's ID.
+func SetRequestID(c *gin.Context, id string) { c.Set(requestIDKey, id) }
+
+var (
+	validateOnce sync.Once
+	validate     *validator.Validate
+)
+
+// Validator returns the one validator instance, reporting JSON field names.
+func Validator() *validator.Validate {
+	validateOnce.Do(func() {
+		v := validator.New(validator.WithRequiredStructEnabled())
+		v.RegisterTagNameFunc(func(f reflect.StructField) string {
+			name := strings.SplitN(f.Tag.Get("json"), ",", 2)[0]
+			if name == "-" {
+				return ""
+			}
+			return name
+		})
+		for tag, fn := range customValidations {
+			_ = v.RegisterValidation(tag, fn)
+		}
+		validate = v
+	})
+	return validate
+}
+
+// Read decodes the JSON body into v and validates it.
+func Read(c *gin.Context, v any) error {
+	dec := json.NewDecoder(c.Request.Body)
+	if err := dec.Decode(v); err != nil {
+		return BadRequest("Request body must be valid JSON.").WithDetail("%s", err.Error())
+	}
+	return Validate(v)
+}
+
+// Validate validates a decoded request with the struct's `validate` tags.
+func Validate(v any) error {
+	err := Validator().Struct(v)
+	if err == nil {
+		return nil
+	}
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return fmt.Errorf("validate request: %w", err)
+	}
+	he := BadRequest("Validation failed.")
+	for _, fe := range verrs {
+		he.WithValidation(fe.Field(), fmt.Sprintf("Validation failed for tag %q with value: \"%v\"", fe.Tag(), fe.Value()))
+	}
+	return he
+}

@@ -1,0 +1,129 @@
+// Package httpmw holds berth's HTTP middleware: request IDs, session-token
+// authentication and typed path-parameter loaders.
+package httpmw
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/berth-dev/berth/api/httpapi"
+	"github.com/berth-dev/berth/db"
+)
+
+// SessionTokenCookie, SessionTokenQuery and SessionTokenHeader are where
+// clients send their token, checked in this order.
+const (
+	SessionTokenCookie = "coder_session_token"
+	SessionTokenQuery  = "coder_session_token"
+	SessionTokenHeader = "Coder-Session-Token"
+)
+
+// SignedOutMessage is the message of every 401.
+const SignedOutMessage = "You are signed out or your session has expired. Please sign in again to continue."
+
+// Actor is the authenticated caller.
+type Actor struct {
+	User  *db.User
+	KeyID string
+}
+
+// IsOwner reports whether the caller is a site owner.
+func (a *Actor) IsOwner() bool { return a.User.IsOwner() }
+
+const actorKey = "berth_actor"
+
+// ActorFrom returns the authenticated caller. It panics when the route is
+// not behind Authenticate, which is a programming error.
+func ActorFrom(c *gin.Context) *Actor {
+	return c.MustGet(actorKey).(*Actor)
+}
+
+// HashSecret hashes an API key secret for storage.
+func HashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
+}
+
+// TokenFromRequest returns the session token from the cookie, the query or
+// the header, in that order.
+func TokenFromRequest(r *http.Request) string {
+	if ck, err := r.Cookie(SessionTokenCookie); err == nil && ck.Value != "" {
+		return ck.Value
+	}
+	if v := r.URL.Query().Get(SessionTokenQuery); v != "" {
+		return v
+	}
+	return r.Header.Get(SessionTokenHeader)
+}
+
+func unauthorized(detail string) *httpapi.Error {
+	return httpapi.Errorf(http.StatusUnauthorized, SignedOutMessage).WithDetail("%s", detail)
+}
+
+// Authenticate resolves the session token to a user or answers 401.
+func Authenticate(store *db.Store, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := authenticate(c, store); err != nil {
+			httpapi.RenderError(c, log, err)
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
+
+func authenticate(c *gin.Context, store *db.Store) error {
+	token := TokenFromRequest(c.Request)
+	if token == "" {
+		return unauthorized(`Cookie "coder_session_token" or query parameter must be provided.`)
+	}
+	id, secret, ok := strings.Cut(token, "-")
+	if !ok || len(id) != 10 || len(secret) != 22 {
+		return unauthorized("Invalid API key format: " + `"` + token + `"` + ".")
+	}
+	ctx := c.Request.Context()
+	kw, err := store.GetAPIKeyWithUser(ctx, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return unauthorized("API key is invalid.")
+	}
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare(kw.Key.HashedSecret, HashSecret(secret)) != 1 {
+		return unauthorized("API key secret is invalid.")
+	}
+	now := db.Now()
+	if !now.Before(kw.Key.ExpiresAt) {
+		return unauthorized("API key expired at " + kw.Key.ExpiresAt.Format(time.RFC3339) + ".")
+	}
+	if kw.User.Status == "suspended" {
+		return unauthorized("Your account is suspended. Contact an admin to reactivate your account.")
+	}
+	// Record use at most once a minute per key, to keep reads cheap.
+	if now.Sub(kw.Key.LastUsed) > time.Minute {
+		if err := store.TouchAPIKey(ctx, kw.Key.ID, kw.User.ID, now); err != nil {
+			return err
+		}
+	}
+	user := kw.User
+	c.Set(actorKey, &Actor{User: &user, KeyID: kw.Key.ID})
+	return nil
+}
+
+// RequestID gives every request an ID for logs and 500 details.
+func RequestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := uuid.NewString()
+		httpapi.SetRequestID(c, id)
+		c.Header("X-Request-Id", id)
+		c.Next()
+	}
+}

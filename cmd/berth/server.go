@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/coder/quartz"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/dispatch"
+	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/db/pubsub"
+	"github.com/berth-dev/berth/workflows"
+)
+
+type serverCmd struct {
+	dbFlags
+	temporalFlags
+	Address     string `help:"Address to listen on." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
+	AccessURL   string `help:"URL clients use to reach this server (default: http://<address>)." env:"BERTH_ACCESS_URL"`
+	MaxFileSize int64  `help:"Largest accepted upload in bytes." default:"104857600" env:"BERTH_MAX_FILE_SIZE"`
+}
+
+func (s *serverCmd) Run(ctx context.Context, g *globals) error {
+	log := g.log.With("component", "server")
+	bdb, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	if err := db.Migrate(ctx, bdb); err != nil {
+		return err
+	}
+	tc, err := s.dial(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := ensureSearchAttributes(ctx, tc, os.Getenv("TEMPORAL_NAMESPACE")); err != nil {
+		return err
+	}
+	access := s.AccessURL
+	if access == "" {
+		access = "http://" + s.Address
+	}
+	accessURL, err := url.Parse(access)
+	if err != nil {
+		return fmt.Errorf("parse access url: %w", err)
+	}
+
+	store := db.NewStore(bdb)
+	ps := pubsub.New(bdb, log)
+	disp := dispatch.New(tc, store, workflows.Queues{Prefix: s.QueuePrefix}, log)
+	rec := dispatch.NewReconciler(disp, store, quartz.NewReal(), log)
+	shutdownCtx, shutdown := context.WithCancel(context.Background())
+	defer shutdown()
+	a, err := api.New(api.Options{
+		Store: store, PubSub: ps, Dispatcher: disp, Log: log, AccessURL: accessURL,
+		BuildVersion: version, MaxFileSize: s.MaxFileSize, ShutdownCtx: shutdownCtx,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.Address)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	log.Info("api listening", "address", ln.Addr().String(), "access_url", accessURL.String())
+
+	grp, gctx := errgroup.WithContext(ctx)
+	grp.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	grp.Go(func() error { return ps.Run(gctx) })
+	grp.Go(func() error { return rec.Run(gctx) })
+	grp.Go(func() error {
+		<-gctx.Done()
+		// Stop in order: streams first, then HTTP, then the rest via gctx.
+		shutdown()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return grp.Wait()
+}

@@ -1,0 +1,125 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// DaemonOnlineWindow is how recently a daemon must have been seen to count
+// as online.
+const DaemonOnlineWindow = 90 * time.Second
+
+// UntaggedTags is the tag set of a job or daemon with no tags of its own.
+func UntaggedTags() map[string]string { return map[string]string{"scope": "organization", "owner": ""} }
+
+// daemonMatchesJob is the SQL condition for "daemon d can run job j":
+// same organization, the provisioner is supported, and the job's tags are
+// equal to the daemon's (untagged jobs) or a subset of them.
+const daemonMatchesJob = `d.organization_id = j.organization_id
+	AND j.provisioner = ANY(d.provisioners)
+	AND CASE WHEN j.tags = '{"scope":"organization","owner":""}'::jsonb THEN d.tags = j.tags ELSE d.tags @> j.tags END`
+
+// UpsertDaemon registers a worker, or refreshes its row.
+func (s *Store) UpsertDaemon(ctx context.Context, d *ProvisionerDaemon) error {
+	_, err := s.db.NewInsert().Model(d).
+		On("CONFLICT (id) DO UPDATE").
+		Set("name = EXCLUDED.name, provisioners = EXCLUDED.provisioners, tags = EXCLUDED.tags, task_queue = EXCLUDED.task_queue, version = EXCLUDED.version, api_version = EXCLUDED.api_version, last_seen_at = EXCLUDED.last_seen_at").
+		Exec(ctx)
+	return wrap("upsert provisioner daemon", err)
+}
+
+// TouchDaemon refreshes a daemon's last_seen_at.
+func (s *Store) TouchDaemon(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.NewUpdate().Model((*ProvisionerDaemon)(nil)).Set("last_seen_at = ?", Now()).Where("id = ?", id).Exec(ctx)
+	return wrap("touch provisioner daemon", err)
+}
+
+// GetDaemonByID returns a daemon.
+func (s *Store) GetDaemonByID(ctx context.Context, id uuid.UUID) (*ProvisionerDaemon, error) {
+	d := new(ProvisionerDaemon)
+	err := s.db.NewSelect().Model(d).Where("id = ?", id).Scan(ctx)
+	return d, wrap("get provisioner daemon", err)
+}
+
+// PickTaskQueue returns the task queue of the most recently seen daemon
+// that can run a job with these properties, or "" when none is registered.
+func (s *Store) PickTaskQueue(ctx context.Context, orgID uuid.UUID, provisioner string, tags map[string]string) (string, error) {
+	var queues []string
+	err := s.db.NewRaw(`SELECT d.task_queue FROM provisioner_daemons d,
+		(SELECT ?::uuid AS organization_id, ?::text AS provisioner, ?::jsonb AS tags) j
+		WHERE `+daemonMatchesJob+` ORDER BY d.last_seen_at DESC LIMIT 1`,
+		orgID, provisioner, tags).Scan(ctx, &queues)
+	if err != nil {
+		return "", wrap("pick task queue", err)
+	}
+	if len(queues) == 0 {
+		return "", nil
+	}
+	return queues[0], nil
+}
+
+// JobQueue describes where a pending job stands.
+type JobQueue struct {
+	Position         int
+	Size             int
+	Count            int // matching daemons
+	Available        int // matching daemons online
+	MostRecentlySeen *time.Time
+	AvailableWorkers []uuid.UUID
+}
+
+// GetJobQueue computes the queue figures of a job on read: only online,
+// tag-matching daemons count, and only pending, uncanceled jobs they could
+// take. Position and size are 0 unless the job is pending.
+func (s *Store) GetJobQueue(ctx context.Context, j *ProvisionerJob) (*JobQueue, error) {
+	type row struct {
+		ID       uuid.UUID `bun:"id"`
+		LastSeen time.Time `bun:"last_seen_at"`
+		Online   bool      `bun:"online"`
+		Position int       `bun:"position"`
+		Size     int       `bun:"size"`
+	}
+	pending := j.StartedAt == nil && j.CompletedAt == nil && j.CanceledAt == nil
+	var rows []row
+	err := s.db.NewRaw(`SELECT d.id, d.last_seen_at, d.last_seen_at > ? AS online,
+		CASE WHEN ? AND d.last_seen_at > ? THEN (SELECT count(*) FROM provisioner_jobs p
+			WHERE p.started_at IS NULL AND p.completed_at IS NULL AND p.canceled_at IS NULL
+			AND p.organization_id = d.organization_id AND p.provisioner = ANY(d.provisioners)
+			AND CASE WHEN p.tags = '{"scope":"organization","owner":""}'::jsonb THEN d.tags = p.tags ELSE d.tags @> p.tags END
+			AND (p.created_at, p.id) <= (j.created_at, j.id)) ELSE 0 END AS position,
+		CASE WHEN ? AND d.last_seen_at > ? THEN (SELECT count(*) FROM provisioner_jobs p
+			WHERE p.started_at IS NULL AND p.completed_at IS NULL AND p.canceled_at IS NULL
+			AND p.organization_id = d.organization_id AND p.provisioner = ANY(d.provisioners)
+			AND CASE WHEN p.tags = '{"scope":"organization","owner":""}'::jsonb THEN d.tags = p.tags ELSE d.tags @> p.tags END
+			) ELSE 0 END AS size
+		FROM provisioner_daemons d,
+		(SELECT ?::uuid AS id, ?::timestamptz AS created_at, ?::uuid AS organization_id, ?::text AS provisioner, ?::jsonb AS tags) j
+		WHERE `+daemonMatchesJob,
+		Now().Add(-DaemonOnlineWindow), pending, Now().Add(-DaemonOnlineWindow), pending, Now().Add(-DaemonOnlineWindow),
+		j.ID, j.CreatedAt, j.OrganizationID, j.Provisioner, j.Tags).Scan(ctx, &rows)
+	if err != nil {
+		return nil, wrap("get job queue", err)
+	}
+	q := &JobQueue{AvailableWorkers: []uuid.UUID{}}
+	for _, r := range rows {
+		q.Count++
+		if q.MostRecentlySeen == nil || r.LastSeen.After(*q.MostRecentlySeen) {
+			t := r.LastSeen
+			q.MostRecentlySeen = &t
+		}
+		if !r.Online {
+			continue
+		}
+		q.Available++
+		q.AvailableWorkers = append(q.AvailableWorkers, r.ID)
+		if r.Position > 0 && (q.Position == 0 || r.Position < q.Position) {
+			q.Position = r.Position
+		}
+		if r.Size > q.Size {
+			q.Size = r.Size
+		}
+	}
+	return q, nil
+}

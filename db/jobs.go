@@ -1,0 +1,283 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// JobEventsChannel is the Postgres NOTIFY channel for job log and
+// completion events.
+const JobEventsChannel = "berth_job_events"
+
+// JobEvent is the payload sent on JobEventsChannel. It is sent inside the
+// writing transaction, so listeners see it only once the rows are visible.
+type JobEvent struct {
+	JobID   uuid.UUID `json:"job_id"`
+	AfterID int64     `json:"after_id,omitempty"` // the last log id written
+	End     bool      `json:"end,omitempty"`      // the job reached a terminal state
+}
+
+// MaxLogBytes caps the log output stored per job.
+const MaxLogBytes = 1 << 20
+
+// selectJobs selects whole job rows, including the generated status that
+// bun leaves out of its default column list.
+func (s *Store) selectJobs(model any) *bun.SelectQuery {
+	return s.db.NewSelect().Model(model).ColumnExpr("*")
+}
+
+// InsertJob inserts a provisioner job.
+func (s *Store) InsertJob(ctx context.Context, j *ProvisionerJob) error {
+	_, err := s.db.NewInsert().Model(j).Returning("job_status").Exec(ctx)
+	return wrap("insert provisioner job", err)
+}
+
+// GetJobByID returns a job.
+func (s *Store) GetJobByID(ctx context.Context, id uuid.UUID) (*ProvisionerJob, error) {
+	j := new(ProvisionerJob)
+	err := s.selectJobs(j).Where("id = ?", id).Scan(ctx)
+	return j, wrap("get provisioner job", err)
+}
+
+// ClaimJob marks a job as started by a worker. It succeeds only while the job
+// is neither completed nor canceled and was not yet started, or, when
+// takeover is set (a retried attempt after a lost worker), started by anyone.
+// It returns ErrNotFound when the job cannot be claimed.
+func (s *Store) ClaimJob(ctx context.Context, id, workerID uuid.UUID, takeover bool) (*ProvisionerJob, error) {
+	now := Now()
+	j := new(ProvisionerJob)
+	q := s.db.NewUpdate().Model(j).
+		Set("started_at = coalesce(started_at, ?)", now).
+		Set("updated_at = ?", now).
+		Set("worker_id = ?", workerID).
+		Set("workflow_started_at = coalesce(workflow_started_at, ?)", now).
+		Where("id = ?", id).
+		Where("completed_at IS NULL").
+		Where("canceled_at IS NULL")
+	if !takeover {
+		q = q.Where("started_at IS NULL")
+	}
+	_, err := q.Returning("*").Exec(ctx)
+	if err == nil && j.ID == uuid.Nil {
+		return nil, ErrNotFound
+	}
+	return j, wrap("claim provisioner job", err)
+}
+
+// TouchJob records liveness of a running job and reports whether it has
+// been canceled or completed meanwhile.
+func (s *Store) TouchJob(ctx context.Context, id uuid.UUID) (canceled bool, err error) {
+	var canceledAt, completedAt *time.Time
+	err = s.db.NewRaw(`UPDATE provisioner_jobs SET updated_at = ? WHERE id = ? RETURNING canceled_at, completed_at`,
+		Now(), id).Scan(ctx, &canceledAt, &completedAt)
+	if err != nil {
+		return false, wrap("touch provisioner job", err)
+	}
+	return canceledAt != nil || completedAt != nil, nil
+}
+
+// lockJob locks a job row for the rest of the transaction. Log writers lock
+// it first, so log IDs of one job commit in increasing order.
+func (s *Store) lockJob(ctx context.Context, id uuid.UUID) (*ProvisionerJob, error) {
+	j := new(ProvisionerJob)
+	err := s.selectJobs(j).Where("id = ?", id).For("UPDATE").Scan(ctx)
+	return j, wrap("lock provisioner job", err)
+}
+
+// notify publishes a job event inside the current transaction.
+func (s *Store) notify(ctx context.Context, ev JobEvent) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode job event: %w", err)
+	}
+	_, err = s.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", JobEventsChannel, string(b))
+	return wrap("notify job event", err)
+}
+
+// AppendLogs stores log lines of a job and notifies followers. Lines past
+// the job's log cap are dropped (one truncation notice is kept).
+func (s *Store) AppendLogs(ctx context.Context, jobID uuid.UUID, logs []ProvisionerJobLog) error {
+	if len(logs) == 0 {
+		return nil
+	}
+	return s.InTx(ctx, func(tx *Store) error {
+		j, err := tx.lockJob(ctx, jobID)
+		if err != nil {
+			return err
+		}
+		_, err = tx.appendLogs(ctx, j, logs, false)
+		return err
+	})
+}
+
+// appendLogs writes logs for a locked job and publishes a notification.
+// force keeps lines past the cap (reaper and completion lines).
+func (s *Store) appendLogs(ctx context.Context, j *ProvisionerJob, logs []ProvisionerJobLog, force bool) (int64, error) {
+	if len(logs) == 0 {
+		return 0, nil
+	}
+	length, overflowed := j.LogsLength, j.LogsOverflowed
+	keep := make([]ProvisionerJobLog, 0, len(logs))
+	for _, l := range logs {
+		if overflowed && !force {
+			continue
+		}
+		if !force && length+len(l.Output) > MaxLogBytes {
+			overflowed = true
+			keep = append(keep, ProvisionerJobLog{
+				JobID: j.ID, CreatedAt: l.CreatedAt, Source: LogSourceDaemon, Level: "warn", Stage: l.Stage,
+				Output: fmt.Sprintf("Log output exceeded the limit of %d bytes; further lines are dropped.", MaxLogBytes),
+			})
+			continue
+		}
+		l.JobID = j.ID
+		length += len(l.Output)
+		keep = append(keep, l)
+	}
+	if len(keep) == 0 {
+		return 0, nil
+	}
+	if _, err := s.db.NewInsert().Model(&keep).Returning("id").Exec(ctx); err != nil {
+		return 0, wrap("insert provisioner job logs", err)
+	}
+	last := keep[len(keep)-1].ID
+	if _, err := s.db.NewUpdate().Model((*ProvisionerJob)(nil)).
+		Set("logs_length = ?", length).Set("logs_overflowed = ?", overflowed).Set("updated_at = ?", Now()).
+		Where("id = ?", j.ID).Exec(ctx); err != nil {
+		return 0, wrap("update log length", err)
+	}
+	j.LogsLength, j.LogsOverflowed = length, overflowed
+	return last, s.notify(ctx, JobEvent{JobID: j.ID, AfterID: last})
+}
+
+// GetJobLogsAfter returns a job's logs with id > after, in id order.
+func (s *Store) GetJobLogsAfter(ctx context.Context, jobID uuid.UUID, after int64) ([]ProvisionerJobLog, error) {
+	logs := []ProvisionerJobLog{}
+	err := s.db.NewSelect().Model(&logs).Where("job_id = ?", jobID).Where("id > ?", after).OrderExpr("id").Scan(ctx)
+	return logs, wrap("get provisioner job logs", err)
+}
+
+// GetLastLogStage returns the stage of a job's last log line ("" if none).
+func (s *Store) GetLastLogStage(ctx context.Context, jobID uuid.UUID) (string, error) {
+	var stages []string
+	err := s.db.NewSelect().Model((*ProvisionerJobLog)(nil)).Column("stage").
+		Where("job_id = ?", jobID).OrderExpr("id DESC").Limit(1).Scan(ctx, &stages)
+	if err != nil || len(stages) == 0 {
+		return "", wrap("get last log stage", err)
+	}
+	return stages[0], nil
+}
+
+// Completion is the terminal outcome of a job.
+type Completion struct {
+	Error     string
+	ErrorCode string
+	// Canceled marks the job canceled (if it was not already).
+	Canceled bool
+	// Logs are written before the job completes, in the same transaction.
+	Logs []ProvisionerJobLog
+	// Results writes the job's results (resources, parameters, state) in the
+	// completing transaction. It runs only if the job was still active.
+	Results func(ctx context.Context, tx *Store, j *ProvisionerJob) error
+}
+
+// CompleteJob ends an active job in one transaction: final logs, results,
+// completed_at, error, then the end-of-logs notification. It returns false
+// (and writes nothing) when the job had already completed.
+func (s *Store) CompleteJob(ctx context.Context, jobID uuid.UUID, c Completion) (bool, error) {
+	done := false
+	err := s.InTx(ctx, func(tx *Store) error {
+		j, err := tx.lockJob(ctx, jobID)
+		if err != nil {
+			return err
+		}
+		if j.CompletedAt != nil {
+			return nil
+		}
+		if _, err := tx.appendLogs(ctx, j, c.Logs, c.Error != ""); err != nil {
+			return err
+		}
+		if c.Results != nil {
+			if err := c.Results(ctx, tx, j); err != nil {
+				return err
+			}
+		}
+		now := Now()
+		if _, err := tx.db.NewUpdate().Model((*ProvisionerJob)(nil)).
+			Set("completed_at = ?", now).
+			Set("started_at = coalesce(started_at, ?)", now).
+			Set("updated_at = ?", now).
+			Set("error = ?", c.Error).
+			Set("error_code = ?", c.ErrorCode).
+			Set("canceled_at = CASE WHEN ? THEN coalesce(canceled_at, ?) ELSE canceled_at END", c.Canceled, now).
+			Where("id = ?", jobID).Exec(ctx); err != nil {
+			return wrap("complete provisioner job", err)
+		}
+		done = true
+		return tx.notify(ctx, JobEvent{JobID: jobID, End: true})
+	})
+	return done, err
+}
+
+// CancelJob marks an active job canceled. A job no worker has claimed also
+// completes at once, so it can never start. It returns the updated job, or
+// ErrNotFound when the job was already completed or canceled.
+func (s *Store) CancelJob(ctx context.Context, jobID uuid.UUID) (*ProvisionerJob, error) {
+	var out *ProvisionerJob
+	err := s.InTx(ctx, func(tx *Store) error {
+		now := Now()
+		j := new(ProvisionerJob)
+		_, err := tx.db.NewUpdate().Model(j).
+			Set("canceled_at = ?", now).
+			Set("updated_at = ?", now).
+			Set("completed_at = CASE WHEN worker_id IS NULL THEN ?::timestamptz END", now).
+			Where("id = ?", jobID).
+			Where("completed_at IS NULL").
+			Where("canceled_at IS NULL").
+			Returning("*").Exec(ctx)
+		if err != nil {
+			return wrap("cancel provisioner job", err)
+		}
+		if j.ID == uuid.Nil {
+			return ErrNotFound
+		}
+		out = j
+		if j.CompletedAt != nil {
+			return tx.notify(ctx, JobEvent{JobID: jobID, End: true})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// JobsWithoutWorkflow returns pending jobs created before cutoff whose
+// workflow start was never confirmed.
+func (s *Store) JobsWithoutWorkflow(ctx context.Context, cutoff time.Time, limit int) ([]*ProvisionerJob, error) {
+	var js []*ProvisionerJob
+	err := s.selectJobs(&js).
+		Where("workflow_started_at IS NULL").Where("completed_at IS NULL").Where("created_at < ?", cutoff).
+		OrderExpr("created_at").Limit(limit).Scan(ctx)
+	return js, wrap("list jobs without workflow", err)
+}
+
+// MarkWorkflowStarted records that Temporal accepted the job's workflow.
+func (s *Store) MarkWorkflowStarted(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.NewUpdate().Model((*ProvisionerJob)(nil)).
+		Set("workflow_started_at = coalesce(workflow_started_at, ?)", Now()).Where("id = ?", id).Exec(ctx)
+	return wrap("mark workflow started", err)
+}
+
+// CancelingJobs returns jobs that were canceled but have not completed and
+// were last updated before cutoff, so their cancel can be re-sent.
+func (s *Store) CancelingJobs(ctx context.Context, cutoff time.Time, limit int) ([]*ProvisionerJob, error) {
+	var js []*ProvisionerJob
+	err := s.selectJobs(&js).
+		Where("canceled_at IS NOT NULL").Where("completed_at IS NULL").Where("updated_at < ?", cutoff).
+		OrderExpr("updated_at").Limit(limit).Scan(ctx)
+	return js, wrap("list canceling jobs", err)
+}

@@ -1,0 +1,14 @@
+DROP TABLE IF EXISTS workspace_resources;
+DROP TABLE IF EXISTS template_version_parameters;
+DROP TABLE IF EXISTS template_version_variables;
+ALTER TABLE IF EXISTS templates DROP CONSTRAINT IF EXISTS templates_active_version_fk;
+DROP TABLE IF EXISTS template_versions;
+DROP TABLE IF EXISTS templates;
+DROP TABLE IF EXISTS provisioner_job_logs;
+DROP TABLE IF EXISTS provisioner_jobs;
+DROP TABLE IF EXISTS provisioner_daemons;
+DROP TABLE IF EXISTS files;
+DROP TABLE IF EXISTS api_keys;
+DROP TABLE IF EXISTS organization_members;
+DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS organizations;

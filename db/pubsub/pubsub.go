@@ -1,0 +1,165 @@
+// Package pubsub fans Postgres job notifications out to the goroutines of
+// one server that follow job logs. Each server runs one listener; the
+// events come from the transactions that write logs and complete jobs, so
+// every API replica sees every job's progress.
+package pubsub
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
+
+	"github.com/berth-dev/berth/db"
+)
+
+// pollInterval is the backstop: subscribers are woken at least this often
+// even when no notification arrives, so a lost notification delays a
+// follower but never strands it.
+const pollInterval = 5 * time.Second
+
+// pingPayload is sent by the listener to itself to prove the connection
+// still delivers notifications.
+const pingPayload = `{"ping":true}`
+
+// Subscription wakes a follower when its job may have new logs or ended.
+type Subscription struct {
+	// C receives a value (coalesced) whenever the follower should look
+	// at the database again.
+	C     chan struct{}
+	mu    sync.Mutex
+	ended bool
+}
+
+// Ended reports whether an end-of-logs event arrived for the job.
+func (s *Subscription) Ended() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}
+
+func (s *Subscription) wake(end bool) {
+	if end {
+		s.mu.Lock()
+		s.ended = true
+		s.mu.Unlock()
+	}
+	select {
+	case s.C <- struct{}{}:
+	default:
+	}
+}
+
+// PubSub is one server's listener and its subscribers.
+type PubSub struct {
+	db  *bun.DB
+	log *slog.Logger
+
+	mu   sync.Mutex
+	subs map[uuid.UUID]map[*Subscription]struct{}
+}
+
+// New returns a PubSub; call Run to start listening.
+func New(bdb *bun.DB, log *slog.Logger) *PubSub {
+	return &PubSub{db: bdb, log: log, subs: map[uuid.UUID]map[*Subscription]struct{}{}}
+}
+
+// Subscribe registers interest in a job. Subscribe before reading the
+// backlog, so no event between the read and the subscription is missed.
+func (p *PubSub) Subscribe(jobID uuid.UUID) (*Subscription, func()) {
+	s := &Subscription{C: make(chan struct{}, 1)}
+	p.mu.Lock()
+	m := p.subs[jobID]
+	if m == nil {
+		m = map[*Subscription]struct{}{}
+		p.subs[jobID] = m
+	}
+	m[s] = struct{}{}
+	p.mu.Unlock()
+	return s, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		delete(p.subs[jobID], s)
+		if len(p.subs[jobID]) == 0 {
+			delete(p.subs, jobID)
+		}
+	}
+}
+
+func (p *PubSub) publish(ev db.JobEvent) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for s := range p.subs[ev.JobID] {
+		s.wake(ev.End)
+	}
+}
+
+func (p *PubSub) wakeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.subs {
+		for s := range m {
+			s.wake(false)
+		}
+	}
+}
+
+// Run listens until ctx ends, reconnecting as needed.
+func (p *PubSub) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		if err := p.listen(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("job event listener lost its connection", "err", err)
+			p.wakeAll()
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func (p *PubSub) listen(ctx context.Context) error {
+	ln := pgdriver.NewListener(p.db)
+	defer ln.Close()
+	if err := ln.Listen(ctx, db.JobEventsChannel); err != nil {
+		return err
+	}
+	// Followers that subscribed while we were not listening re-read now.
+	p.wakeAll()
+	lastHeard := time.Now()
+	for {
+		_, payload, err := ln.ReceiveTimeout(ctx, pollInterval)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			if !isTimeout(err) {
+				return err
+			}
+			p.wakeAll()
+			if time.Since(lastHeard) > 3*pollInterval {
+				return errSilent
+			}
+			if _, err := p.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", db.JobEventsChannel, pingPayload); err != nil {
+				p.log.Warn("ping job event listener", "err", err)
+			}
+			continue
+		}
+		lastHeard = time.Now()
+		if payload == pingPayload {
+			continue
+		}
+		var ev db.JobEvent
+		if err := json.Unmarshal([]byte(payload), &ev); err != nil {
+			p.log.Warn("decode job event", "err", err, "payload", payload)
+			continue
+		}
+		p.publish(ev)
+	}
+}

@@ -1,0 +1,67 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
+)
+
+// ErrNotFound is returned when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ConflictError is returned when a write violates a unique constraint.
+type ConflictError struct {
+	Constraint string
+}
+
+func (e *ConflictError) Error() string { return "unique violation: " + e.Constraint }
+
+// Store is the only way berth reads and writes Postgres.
+type Store struct {
+	db bun.IDB
+}
+
+// NewStore wraps a bun database (or transaction).
+func NewStore(db bun.IDB) *Store { return &Store{db: db} }
+
+// DB returns the underlying handle.
+func (s *Store) DB() bun.IDB { return s.db }
+
+// InTx runs fn in a transaction. fn's Store writes through the transaction.
+func (s *Store) InTx(ctx context.Context, fn func(*Store) error) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return fn(&Store{db: tx})
+	})
+}
+
+// mapErr turns driver errors into the package's sentinels and types.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) && pgErr.Field('C') == "23505" {
+		return &ConflictError{Constraint: pgErr.Field('n')}
+	}
+	return err
+}
+
+// wrap maps and annotates an error with the action that failed.
+func wrap(action string, err error) error {
+	err = mapErr(err)
+	if err == nil || errors.Is(err, ErrNotFound) {
+		return err
+	}
+	var ce *ConflictError
+	if errors.As(err, &ce) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", action, err)
+}

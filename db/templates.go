@@ -1,0 +1,158 @@
+package db
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// InsertTemplateVersion inserts a template version.
+func (s *Store) InsertTemplateVersion(ctx context.Context, v *TemplateVersion) error {
+	if v.ExternalAuthProviders == nil {
+		v.ExternalAuthProviders = []byte("[]")
+	}
+	_, err := s.db.NewInsert().Model(v).Exec(ctx)
+	return wrap("insert template version", err)
+}
+
+// GetTemplateVersionByID returns a template version.
+func (s *Store) GetTemplateVersionByID(ctx context.Context, id uuid.UUID) (*TemplateVersion, error) {
+	v := new(TemplateVersion)
+	err := s.db.NewSelect().Model(v).Where("id = ?", id).Scan(ctx)
+	return v, wrap("get template version", err)
+}
+
+// GetTemplateVersionByJobID returns the template version a job imports.
+func (s *Store) GetTemplateVersionByJobID(ctx context.Context, jobID uuid.UUID) (*TemplateVersion, error) {
+	v := new(TemplateVersion)
+	err := s.db.NewSelect().Model(v).Where("job_id = ?", jobID).Scan(ctx)
+	return v, wrap("get template version by job", err)
+}
+
+// GetTemplateVersionsByTemplate lists a template's versions oldest first.
+func (s *Store) GetTemplateVersionsByTemplate(ctx context.Context, templateID uuid.UUID) ([]*TemplateVersion, error) {
+	var vs []*TemplateVersion
+	err := s.db.NewSelect().Model(&vs).Where("template_id = ?", templateID).OrderExpr("created_at, id").Scan(ctx)
+	return vs, wrap("list template versions", err)
+}
+
+// SetTemplateVersionImportResult stores what an import found about the
+// version itself.
+func (s *Store) SetTemplateVersionImportResult(ctx context.Context, id uuid.UUID, readme string, externalAuth []byte) error {
+	q := s.db.NewUpdate().Model((*TemplateVersion)(nil)).Set("readme = ?", readme).Set("updated_at = ?", Now()).Where("id = ?", id)
+	if externalAuth != nil {
+		q = q.Set("external_auth_providers = ?", string(externalAuth))
+	}
+	_, err := q.Exec(ctx)
+	return wrap("set template version import result", err)
+}
+
+// AttachTemplateVersion makes a template the owner of a version that had none.
+// It returns ErrNotFound when the version already belongs to a template.
+func (s *Store) AttachTemplateVersion(ctx context.Context, versionID, templateID uuid.UUID) error {
+	res, err := s.db.NewUpdate().Model((*TemplateVersion)(nil)).
+		Set("template_id = ?", templateID).Set("updated_at = ?", Now()).
+		Where("id = ?", versionID).Where("template_id IS NULL").Exec(ctx)
+	if err != nil {
+		return wrap("attach template version", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ReplaceTemplateVersionVariables replaces a version's variables.
+func (s *Store) ReplaceTemplateVersionVariables(ctx context.Context, versionID uuid.UUID, vs []TemplateVersionVariable) error {
+	if _, err := s.db.NewDelete().Model((*TemplateVersionVariable)(nil)).Where("template_version_id = ?", versionID).Exec(ctx); err != nil {
+		return wrap("delete template version variables", err)
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	_, err := s.db.NewInsert().Model(&vs).Exec(ctx)
+	return wrap("insert template version variables", err)
+}
+
+// GetTemplateVersionVariables lists a version's variables in template order.
+func (s *Store) GetTemplateVersionVariables(ctx context.Context, versionID uuid.UUID) ([]TemplateVersionVariable, error) {
+	vs := []TemplateVersionVariable{}
+	err := s.db.NewSelect().Model(&vs).Where("template_version_id = ?", versionID).OrderExpr("position").Scan(ctx)
+	return vs, wrap("get template version variables", err)
+}
+
+// ReplaceTemplateVersionParameters replaces a version's rich parameters.
+func (s *Store) ReplaceTemplateVersionParameters(ctx context.Context, versionID uuid.UUID, ps []TemplateVersionParameter) error {
+	if _, err := s.db.NewDelete().Model((*TemplateVersionParameter)(nil)).Where("template_version_id = ?", versionID).Exec(ctx); err != nil {
+		return wrap("delete template version parameters", err)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	_, err := s.db.NewInsert().Model(&ps).Exec(ctx)
+	return wrap("insert template version parameters", err)
+}
+
+// GetTemplateVersionParameters lists a version's rich parameters by order, then name.
+func (s *Store) GetTemplateVersionParameters(ctx context.Context, versionID uuid.UUID) ([]TemplateVersionParameter, error) {
+	ps := []TemplateVersionParameter{}
+	err := s.db.NewSelect().Model(&ps).Where("template_version_id = ?", versionID).OrderExpr("display_order, name").Scan(ctx)
+	return ps, wrap("get template version parameters", err)
+}
+
+// ReplaceJobResources replaces the resources a job reported.
+func (s *Store) ReplaceJobResources(ctx context.Context, jobID uuid.UUID, rs []WorkspaceResource) error {
+	if _, err := s.db.NewDelete().Model((*WorkspaceResource)(nil)).Where("job_id = ?", jobID).Exec(ctx); err != nil {
+		return wrap("delete job resources", err)
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	_, err := s.db.NewInsert().Model(&rs).Exec(ctx)
+	return wrap("insert job resources", err)
+}
+
+// GetJobResources lists the resources a job reported.
+func (s *Store) GetJobResources(ctx context.Context, jobID uuid.UUID) ([]WorkspaceResource, error) {
+	rs := []WorkspaceResource{}
+	err := s.db.NewSelect().Model(&rs).Where("job_id = ?", jobID).OrderExpr("transition, position").Scan(ctx)
+	return rs, wrap("get job resources", err)
+}
+
+// InsertTemplate inserts a template.
+func (s *Store) InsertTemplate(ctx context.Context, t *Template) error {
+	_, err := s.db.NewInsert().Model(t).Exec(ctx)
+	return wrap("insert template", err)
+}
+
+// GetTemplateByID returns a non-deleted template.
+func (s *Store) GetTemplateByID(ctx context.Context, id uuid.UUID) (*Template, error) {
+	t := new(Template)
+	err := s.db.NewSelect().Model(t).Where("id = ?", id).Where("NOT deleted").Scan(ctx)
+	return t, wrap("get template", err)
+}
+
+// GetTemplateByOrgAndName returns a non-deleted template by name.
+func (s *Store) GetTemplateByOrgAndName(ctx context.Context, orgID uuid.UUID, name string) (*Template, error) {
+	t := new(Template)
+	err := s.db.NewSelect().Model(t).Where("organization_id = ?", orgID).Where("lower(name) = lower(?)", name).
+		Where("NOT deleted").Scan(ctx)
+	return t, wrap("get template by name", err)
+}
+
+// TemplateFilter narrows ListTemplates.
+type TemplateFilter struct {
+	OrganizationIDs []uuid.UUID // empty: any
+}
+
+// ListTemplates lists non-deleted templates ordered by name, id.
+func (s *Store) ListTemplates(ctx context.Context, f TemplateFilter) ([]*Template, error) {
+	ts := []*Template{}
+	q := s.db.NewSelect().Model(&ts).Where("NOT deleted")
+	if len(f.OrganizationIDs) > 0 {
+		q = q.Where("organization_id IN (?)", bun.In(f.OrganizationIDs))
+	}
+	err := q.OrderExpr("lower(name), id").Scan(ctx)
+	return ts, wrap("list templates", err)
+}

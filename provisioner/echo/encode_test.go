@@ -1,0 +1,175 @@
+package echo_test
+
+import (
+	"slices"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/berth-dev/berth/provisioner"
+)
+
+// This file encodes Coder's provisioner Response messages the way
+// protobuf-go does (proto3: zero scalars omitted), to test the decoder.
+
+func pbString(b []byte, num protowire.Number, s string) []byte {
+	if s == "" {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendString(b, s)
+}
+
+func pbBytes(b []byte, num protowire.Number, v []byte) []byte {
+	if len(v) == 0 {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendBytes(b, v)
+}
+
+func pbVarint(b []byte, num protowire.Number, v uint64) []byte {
+	if v == 0 {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.VarintType)
+	return protowire.AppendVarint(b, v)
+}
+
+func pbBool(b []byte, num protowire.Number, v bool) []byte {
+	return pbVarint(b, num, protowire.EncodeBool(v))
+}
+
+func pbInt32(b []byte, num protowire.Number, v int32) []byte {
+	return pbVarint(b, num, uint64(int64(v)))
+}
+
+// pbOptInt32 encodes a proto3 optional int32: present even when zero.
+func pbOptInt32(b []byte, num protowire.Number, v *int32) []byte {
+	if v == nil {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.VarintType)
+	return protowire.AppendVarint(b, uint64(int64(*v)))
+}
+
+func pbMessage(b []byte, num protowire.Number, m []byte) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendBytes(b, m)
+}
+
+// Responses.
+
+func logResp(level, output string) []byte {
+	levels := []string{"trace", "debug", "info", "warn", "error"}
+	var m []byte
+	m = pbVarint(m, 1, uint64(slices.Index(levels, level)))
+	m = pbString(m, 2, output)
+	return pbMessage(nil, 1, m)
+}
+
+func parseResp(errMsg, readme string, vars ...provisioner.Variable) []byte {
+	var m []byte
+	m = pbString(m, 1, errMsg)
+	for _, v := range vars {
+		var vm []byte
+		vm = pbString(vm, 1, v.Name)
+		vm = pbString(vm, 2, v.Description)
+		vm = pbString(vm, 3, v.Type)
+		vm = pbString(vm, 4, v.DefaultValue)
+		vm = pbBool(vm, 5, v.Required)
+		vm = pbBool(vm, 6, v.Sensitive)
+		m = pbMessage(m, 2, vm)
+	}
+	m = pbBytes(m, 3, []byte(readme))
+	// workspace_tags, a map<string,string>: one entry, ignored.
+	m = pbMessage(m, 4, pbString(pbString(nil, 1, "k"), 2, "v"))
+	return pbMessage(nil, 2, m)
+}
+
+func initResp(errMsg string) []byte { return pbMessage(nil, 3, pbString(nil, 1, errMsg)) }
+
+func planResp(errMsg string) []byte { return pbMessage(nil, 4, pbString(nil, 1, errMsg)) }
+
+func applyResp(state, errMsg string) []byte {
+	var m []byte
+	m = pbBytes(m, 1, []byte(state))
+	m = pbString(m, 2, errMsg)
+	return pbMessage(nil, 5, m)
+}
+
+func graphResp(errMsg string, res *provisioner.PlanResult) []byte {
+	var m []byte
+	m = pbString(m, 1, errMsg)
+	for _, r := range res.Resources {
+		m = pbMessage(m, 3, encodeResource(r))
+	}
+	for _, p := range res.Parameters {
+		m = pbMessage(m, 4, encodeParameter(p))
+	}
+	for _, a := range res.ExternalAuth {
+		m = pbMessage(m, 5, pbBool(pbString(nil, 1, a.ID), 2, a.Optional))
+	}
+	return pbMessage(nil, 6, m)
+}
+
+func encodeResource(r provisioner.Resource) []byte {
+	var m []byte
+	m = pbString(m, 1, r.Name)
+	m = pbString(m, 2, r.Type)
+	for _, a := range r.Agents {
+		var am []byte
+		am = pbString(am, 1, a.ID)
+		am = pbString(am, 2, a.Name)
+		am = pbString(am, 3, "ignored env") // a map in Coder's Agent
+		am = pbString(am, 5, a.OperatingSystem)
+		am = pbString(am, 6, a.Architecture)
+		am = pbString(am, 7, a.Directory)
+		am = pbString(am, 9, "agent-token") // auth.token, ignored
+		m = pbMessage(m, 3, am)
+	}
+	for _, md := range r.Metadata {
+		var mm []byte
+		mm = pbString(mm, 1, md.Key)
+		mm = pbString(mm, 2, md.Value)
+		mm = pbBool(mm, 3, md.Sensitive)
+		mm = pbBool(mm, 4, md.IsNull)
+		m = pbMessage(m, 4, mm)
+	}
+	m = pbBool(m, 5, r.Hide)
+	m = pbString(m, 6, r.Icon)
+	m = pbString(m, 7, r.InstanceType)
+	m = pbInt32(m, 8, r.DailyCost)
+	return m
+}
+
+func encodeParameter(p provisioner.RichParameter) []byte {
+	formTypes := []string{"", "error", "radio", "dropdown", "input", "textarea", "slider",
+		"checkbox", "switch", "tag-select", "multi-select"}
+	var m []byte
+	m = pbString(m, 1, p.Name)
+	m = pbString(m, 2, p.Description)
+	m = pbString(m, 3, p.Type)
+	m = pbBool(m, 4, p.Mutable)
+	m = pbString(m, 5, p.DefaultValue)
+	m = pbString(m, 6, p.Icon)
+	for _, o := range p.Options {
+		var om []byte
+		om = pbString(om, 1, o.Name)
+		om = pbString(om, 2, o.Description)
+		om = pbString(om, 3, o.Value)
+		om = pbString(om, 4, o.Icon)
+		m = pbMessage(m, 7, om)
+	}
+	m = pbString(m, 8, p.ValidationRegex)
+	m = pbString(m, 9, p.ValidationError)
+	m = pbOptInt32(m, 10, p.ValidationMin)
+	m = pbOptInt32(m, 11, p.ValidationMax)
+	m = pbString(m, 12, p.ValidationMonotonic)
+	m = pbBool(m, 13, p.Required)
+	m = pbString(m, 14, "ignored") // a field this product does not read
+	m = pbString(m, 15, p.DisplayName)
+	m = pbInt32(m, 16, p.Order)
+	m = pbBool(m, 17, p.Ephemeral)
+	m = pbVarint(m, 18, uint64(slices.Index(formTypes, p.FormType)))
+	return m
+}

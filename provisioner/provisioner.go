@@ -1,0 +1,194 @@
+// Package provisioner defines what a berth worker asks of a provisioner
+// (echo, terraform) and the results it gets back. It is a leaf package: it
+// knows nothing of the database, Temporal or HTTP.
+package provisioner
+
+import (
+	"context"
+	"errors"
+)
+
+// Log levels, as the API spells them.
+const (
+	LevelTrace = "trace"
+	LevelDebug = "debug"
+	LevelInfo  = "info"
+	LevelWarn  = "warn"
+	LevelError = "error"
+)
+
+// Transitions of a workspace build.
+const (
+	TransitionStart  = "start"
+	TransitionStop   = "stop"
+	TransitionDelete = "delete"
+)
+
+// Log is one line of provisioner output.
+type Log struct {
+	Level  string
+	Output string
+}
+
+// Sink receives what a provisioner reports while it runs. Implementations are
+// safe for use by one provisioner goroutine at a time.
+type Sink interface {
+	// Log records one line of output. It never blocks for long.
+	Log(l Log)
+	// Stall stops the job's liveness signal (heartbeats) for the rest of the
+	// job. The echo provisioner uses it to simulate a lost worker.
+	Stall()
+}
+
+// Provisioner runs the steps of a job inside a directory that holds the
+// extracted template archive. Import: Init, Parse, Plan(start), Plan(stop).
+// Dry-run: Init, Plan(start). Build: Init, Plan(t), Apply(t).
+//
+// Every method returns promptly once ctx is canceled, with ctx.Err().
+// A scripted or template failure is returned as a *JobError.
+type Provisioner interface {
+	Init(ctx context.Context, dir string, sink Sink) error
+	Parse(ctx context.Context, dir string, sink Sink) (*ParseResult, error)
+	Plan(ctx context.Context, dir string, in PlanInput, sink Sink) (*PlanResult, error)
+	Apply(ctx context.Context, dir string, in PlanInput, sink Sink) (*ApplyResult, error)
+}
+
+// JobError is a failure that is the job's outcome (a template error, a
+// scripted failure), as opposed to an infrastructure error worth retrying.
+type JobError struct {
+	Message string
+	Code    string // "", REQUIRED_TEMPLATE_VARIABLES, MISSING_TEMPLATE_PARAMETER
+}
+
+func (e *JobError) Error() string { return e.Message }
+
+// AsJobError reports whether err is (or wraps) a *JobError.
+func AsJobError(err error) (*JobError, bool) {
+	var je *JobError
+	ok := errors.As(err, &je)
+	return je, ok
+}
+
+// WorkspaceMeta describes the workspace a plan or apply is for. Import
+// plans fill it with placeholder values.
+type WorkspaceMeta struct {
+	WorkspaceID         string
+	WorkspaceName       string
+	WorkspaceBuildID    string
+	OwnerID             string
+	OwnerName           string // username
+	OwnerFullName       string
+	OwnerEmail          string
+	TemplateID          string
+	TemplateName        string
+	TemplateVersionName string
+	AgentURL            string
+}
+
+// PlanInput is what Plan and Apply receive.
+type PlanInput struct {
+	Transition string // start, stop or delete
+	Workspace  WorkspaceMeta
+	// Parameters holds the resolved rich parameter values by name.
+	Parameters map[string]string
+	// PreviousParameters holds the previous build's values by name.
+	PreviousParameters map[string]string
+	// Variables holds template variable values by name.
+	Variables map[string]string
+	// State is the previous build's provisioner state (nil for none).
+	State []byte
+}
+
+// ParseResult is what Parse finds in a template.
+type ParseResult struct {
+	Variables     []Variable
+	Readme        string
+	WorkspaceTags map[string]string
+}
+
+// PlanResult is what a plan yields.
+type PlanResult struct {
+	Resources    []Resource
+	Parameters   []RichParameter
+	ExternalAuth []ExternalAuthProvider
+}
+
+// ApplyResult is what an apply yields.
+type ApplyResult struct {
+	State     []byte
+	Resources []Resource
+}
+
+// Variable is a template variable.
+type Variable struct {
+	Name         string `json:"name"`
+	Description  string `json:"description"`
+	Type         string `json:"type"` // string, number, bool
+	DefaultValue string `json:"default_value"`
+	Required     bool   `json:"required"`
+	Sensitive    bool   `json:"sensitive"`
+}
+
+// RichParameter is a template's rich parameter (coder_parameter).
+type RichParameter struct {
+	Name                string            `json:"name"`
+	DisplayName         string            `json:"display_name"`
+	Description         string            `json:"description"`
+	Type                string            `json:"type"` // string, number, bool, list(string)
+	FormType            string            `json:"form_type"`
+	Mutable             bool              `json:"mutable"`
+	Ephemeral           bool              `json:"ephemeral"`
+	DefaultValue        string            `json:"default_value"`
+	Icon                string            `json:"icon"`
+	Options             []ParameterOption `json:"options"`
+	ValidationRegex     string            `json:"validation_regex"`
+	ValidationError     string            `json:"validation_error"`
+	ValidationMin       *int32            `json:"validation_min"`
+	ValidationMax       *int32            `json:"validation_max"`
+	ValidationMonotonic string            `json:"validation_monotonic"` // "", increasing, decreasing
+	Required            bool              `json:"required"`
+	Order               int32             `json:"order"`
+}
+
+// ParameterOption is one choice of a rich parameter.
+type ParameterOption struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Value       string `json:"value"`
+	Icon        string `json:"icon"`
+}
+
+// ExternalAuthProvider is an external auth provider a template requires.
+type ExternalAuthProvider struct {
+	ID       string `json:"id"`
+	Optional bool   `json:"optional"`
+}
+
+// Resource is an infrastructure resource a plan or apply reports.
+type Resource struct {
+	Name         string     `json:"name"`
+	Type         string     `json:"type"`
+	Icon         string     `json:"icon"`
+	Hide         bool       `json:"hide"`
+	DailyCost    int32      `json:"daily_cost"`
+	InstanceType string     `json:"instance_type"`
+	Metadata     []Metadata `json:"metadata"`
+	Agents       []Agent    `json:"agents"`
+}
+
+// Metadata is one key/value item shown on a resource.
+type Metadata struct {
+	Key       string `json:"key"`
+	Value     string `json:"value"`
+	Sensitive bool   `json:"sensitive"`
+	IsNull    bool   `json:"is_null"`
+}
+
+// Agent is a workspace agent defined on a resource.
+type Agent struct {
+	ID              string `json:"id"` // may be empty; the worker assigns one
+	Name            string `json:"name"`
+	OperatingSystem string `json:"operating_system"`
+	Architecture    string `json:"architecture"`
+	Directory       string `json:"directory"`
+}

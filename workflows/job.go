@@ -1,0 +1,108 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Job types (as stored in provisioner_jobs.type).
+const (
+	JobTypeImport = "template_version_import"
+	JobTypeDryRun = "template_version_dry_run"
+	JobTypeBuild  = "workspace_build"
+)
+
+// Activity timeouts (STYLE.md T3).
+const (
+	RunJobScheduleToStart = 30 * time.Minute
+	RunJobStartToClose    = time.Hour
+	RunJobHeartbeat       = 15 * time.Second
+)
+
+func runOptions(in JobInput) workflow.ActivityOptions {
+	attempts := int32(3)
+	if in.Type == JobTypeBuild {
+		attempts = 1 // an apply is not idempotent
+	}
+	return workflow.ActivityOptions{
+		TaskQueue:              in.ActivityQueue,
+		ScheduleToStartTimeout: RunJobScheduleToStart,
+		StartToCloseTimeout:    RunJobStartToClose,
+		HeartbeatTimeout:       RunJobHeartbeat,
+		WaitForCancellation:    true,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			MaximumAttempts:        attempts,
+			NonRetryableErrorTypes: []string{ErrTypeInvalidTemplate},
+		},
+	}
+}
+
+func finishOptions(in JobInput) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:              in.ControlQueue,
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second,
+			MaximumInterval: time.Minute,
+		},
+	}
+}
+
+// ProvisionerJob runs one provisioner job (import, dry-run or build). Its
+// workflow ID is the job ID. RunJob completes the job row when the
+// provisioner ends; when it cannot (cancellation, a lost worker, a timeout,
+// exhausted retries) FinishJob writes the terminal state, so the row never
+// stays active once the workflow has closed.
+func ProvisionerJob(ctx workflow.Context, in JobInput) (err error) {
+	defer func() {
+		canceled := errors.Is(ctx.Err(), workflow.ErrCanceled)
+		if err == nil && !canceled {
+			// RunJob completed the row, or found it already finished.
+			return
+		}
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		dctx = workflow.WithActivityOptions(dctx, finishOptions(in))
+		fin := FinishJobInput{JobID: in.JobID, Canceled: canceled}
+		if !canceled && err != nil {
+			fin.Cause = FailureText(err)
+		}
+		if ferr := workflow.ExecuteActivity(dctx, ActFinishJob, fin).Get(dctx, nil); ferr != nil {
+			err = ferr
+		}
+	}()
+	actx := workflow.WithActivityOptions(ctx, runOptions(in))
+	var res RunJobResult
+	return workflow.ExecuteActivity(actx, ActRunJob, RunJobInput{JobID: in.JobID}).Get(actx, &res)
+}
+
+// FailureText turns a RunJob failure into the error a user reads on the job.
+func FailureText(err error) string {
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		switch timeoutErr.TimeoutType() {
+		case enums.TIMEOUT_TYPE_HEARTBEAT:
+			return fmt.Sprintf("provisioner worker lost: no heartbeat for %s", RunJobHeartbeat)
+		case enums.TIMEOUT_TYPE_SCHEDULE_TO_START:
+			return fmt.Sprintf("no provisioner picked up the job within %s", RunJobScheduleToStart)
+		case enums.TIMEOUT_TYPE_START_TO_CLOSE:
+			return fmt.Sprintf("job exceeded its time limit of %s", RunJobStartToClose)
+		}
+		return "job timed out"
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Error()
+	}
+	var canceledErr *temporal.CanceledError
+	if errors.As(err, &canceledErr) {
+		return "canceled"
+	}
+	return err.Error()
+}
