@@ -106,7 +106,7 @@ func (s *Store) GetJobQueue(ctx context.Context, j *ProvisionerJob) (*JobQueue, 
 	for _, r := range rows {
 		q.Count++
 		if q.MostRecentlySeen == nil || r.LastSeen.After(*q.MostRecentlySeen) {
-			t := r.LastSeen
+			t := r.LastSeen.UTC()
 			q.MostRecentlySeen = &t
 		}
 		if !r.Online {

@@ -1,0 +1,204 @@
+// Package berthtest runs a whole berth deployment inside a test: the real
+// gin API on an httptest server, a fresh migrated database, the shared
+// Temporal dev server and an in-process worker. Tests talk to it over HTTP
+// with the api/sdk client, as the coder CLI does.
+package berthtest
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/quartz"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+	"go.temporal.io/sdk/client"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/dispatch"
+	"github.com/berth-dev/berth/api/sdk"
+	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/db/pubsub"
+	"github.com/berth-dev/berth/internal/testinfra"
+	"github.com/berth-dev/berth/provisioner"
+	"github.com/berth-dev/berth/provisioner/echo"
+	"github.com/berth-dev/berth/worker"
+	"github.com/berth-dev/berth/workflows"
+)
+
+// Options configures New.
+type Options struct {
+	// NoWorker starts no worker; call StartWorker to add one.
+	NoWorker bool
+	// DB reuses a database (for several API servers on one database).
+	DB *bun.DB
+	// QueuePrefix reuses a task-queue prefix (with DB).
+	QueuePrefix string
+	// MaxFileSize caps uploads (default: the API's).
+	MaxFileSize int64
+}
+
+// Deployment is a running in-process berth.
+type Deployment struct {
+	t          testing.TB
+	URL        *url.URL
+	DB         *bun.DB
+	Store      *db.Store
+	Temporal   client.Client
+	Queues     workflows.Queues
+	Dispatcher *dispatch.Dispatcher
+	Reconciler *dispatch.Reconciler
+	Log        *slog.Logger
+}
+
+// Logger writes a test's logs to its output.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// New starts a deployment that lives until the test ends.
+func New(t testing.TB, opts Options) *Deployment {
+	t.Helper()
+	bdb := opts.DB
+	if bdb == nil {
+		bdb = testinfra.DB(t)
+	}
+	tc, _ := testinfra.Temporal(t)
+	prefix := opts.QueuePrefix
+	if prefix == "" {
+		prefix = testinfra.TaskQueuePrefix(t)
+	}
+	log := Logger(t)
+	store := db.NewStore(bdb)
+	queues := workflows.Queues{Prefix: prefix}
+	disp := dispatch.New(tc, store, queues, log)
+	rec := dispatch.NewReconciler(disp, store, quartz.NewReal(), log)
+	rec.Grace = 0
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ps := pubsub.New(bdb, log)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = ps.Run(ctx)
+	}()
+	a, err := api.New(api.Options{Store: store, PubSub: ps, Dispatcher: disp, Log: log, ShutdownCtx: ctx, MaxFileSize: opts.MaxFileSize})
+	require.NoError(t, err)
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() {
+		cancel()
+		srv.CloseClientConnections()
+		srv.Close()
+		wg.Wait()
+	})
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	d := &Deployment{
+		t: t, URL: u, DB: bdb, Store: store, Temporal: tc, Queues: queues,
+		Dispatcher: disp, Reconciler: rec, Log: log,
+	}
+	if !opts.NoWorker {
+		d.StartWorker(nil)
+	}
+	return d
+}
+
+// StartWorker runs an in-process worker with the echo provisioner and the
+// given tags until the test ends (or stop is called). It returns once the
+// worker polls its queues.
+func (d *Deployment) StartWorker(tags map[string]string) (daemonID uuid.UUID, stop func()) {
+	t := d.t
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan uuid.UUID, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- worker.Run(ctx, worker.Options{
+			Temporal: d.Temporal, Store: d.Store, Queues: d.Queues, Tags: tags,
+			Provisioners: map[string]provisioner.Provisioner{"echo": echo.New()},
+			Name:         "test-worker", Log: d.Log, WorkDir: t.TempDir(), StopTimeout: 5 * time.Second,
+			Ready: func(id uuid.UUID) { ready <- id },
+		})
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	select {
+	case id := <-ready:
+		return id, stop
+	case err := <-done:
+		t.Fatalf("worker did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker did not start within 30s")
+	}
+	return uuid.Nil, stop
+}
+
+// Client returns an unauthenticated client.
+func (d *Deployment) Client() *sdk.Client {
+	return sdk.New(d.URL)
+}
+
+// OwnerPassword is the first user's password in every deployment.
+const OwnerPassword = "Sup3r-Secret-Passw0rd!x"
+
+// Owner is the first user, logged in.
+type Owner struct {
+	Client         *sdk.Client
+	UserID         uuid.UUID
+	OrganizationID uuid.UUID
+}
+
+// CreateFirstUser creates the owner and logs in.
+func (d *Deployment) CreateFirstUser(ctx context.Context) Owner {
+	t := d.t
+	t.Helper()
+	c := d.Client()
+	first, err := c.CreateFirstUser(ctx, sdk.CreateFirstUserRequest{
+		Email: "owner@example.com", Username: "owner", Password: OwnerPassword,
+	})
+	require.NoError(t, err)
+	res, err := c.LoginWithPassword(ctx, sdk.LoginWithPasswordRequest{Email: "owner@example.com", Password: OwnerPassword})
+	require.NoError(t, err)
+	c.SetSessionToken(res.SessionToken)
+	return Owner{Client: c, UserID: first.UserID, OrganizationID: first.OrganizationID}
+}
+
+// UploadEcho uploads an echo.json template and returns the file ID.
+func UploadEcho(ctx context.Context, t testing.TB, c *sdk.Client, spec string) uuid.UUID {
+	t.Helper()
+	data, err := echo.TarJSON(spec)
+	require.NoError(t, err)
+	res, err := c.Upload(ctx, sdk.ContentTypeTar, bytes.NewReader(data))
+	require.NoError(t, err)
+	return res.ID
+}
+
+// WaitJob polls a template version until its job is terminal.
+func WaitJob(ctx context.Context, t testing.TB, c *sdk.Client, versionID uuid.UUID) sdk.TemplateVersion {
+	t.Helper()
+	var v sdk.TemplateVersion
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		var err error
+		v, err = c.TemplateVersion(ctx, versionID)
+		if assert.NoError(ct, err) {
+			assert.False(ct, v.Job.Status.Active(), "job still %s", v.Job.Status)
+		}
+	}, 60*time.Second, 20*time.Millisecond)
+	return v
+}
