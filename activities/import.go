@@ -35,9 +35,8 @@ func (r *jobRun) input() (db.JobInput, error) {
 }
 
 // runImport parses the template, checks its variables and plans start and
-// stop. Variables are stored at once (the CLI reads them after a
-// REQUIRED_TEMPLATE_VARIABLES failure); everything else is stored with the
-// job's completion.
+// stop. Results are stored in the transaction that completes the job;
+// variables even when the import fails.
 func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, dir string) (resultsFn, error) {
 	in, err := r.input()
 	if err != nil {
@@ -77,9 +76,11 @@ func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, di
 			Type: v.Type, Value: val, DefaultValue: v.DefaultValue, Required: v.Required, Sensitive: v.Sensitive,
 		})
 	}
-	if err := r.a.opts.Store.ReplaceTemplateVersionVariables(ctx, versionID, vars); err != nil {
-		return nil, err
-	}
+	// Variables are kept even when the import fails: the CLI reads them
+	// after REQUIRED_TEMPLATE_VARIABLES to prompt for values.
+	r.always = append(r.always, func(ctx context.Context, tx *db.Store, _ *db.ProvisionerJob) error {
+		return tx.ReplaceTemplateVersionVariables(ctx, versionID, vars)
+	})
 	if len(missing) > 0 {
 		return nil, &provisioner.JobError{
 			Message: "required template variables need values: " + strings.Join(missing, ", "),

@@ -22,6 +22,10 @@ type jobRun struct {
 	a   *Activities
 	job *db.ProvisionerJob
 
+	// always holds results written with the job's completion whatever
+	// its outcome (an import's variables).
+	always []resultsFn
+
 	mu      sync.Mutex
 	stage   string
 	pending []db.ProvisionerJobLog
@@ -189,6 +193,19 @@ func (r *jobRun) execute(actx context.Context, attempt int32) (workflows.RunJobR
 
 func (r *jobRun) complete(ctx context.Context, c db.Completion) (workflows.RunJobResult, error) {
 	c.Logs = r.take()
+	if fns := append(r.always, c.Results); len(r.always) > 0 {
+		c.Results = func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
+			for _, fn := range fns {
+				if fn == nil {
+					continue
+				}
+				if err := fn(ctx, tx, j); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
 	if _, err := r.a.opts.Store.CompleteJob(ctx, r.job.ID, c); err != nil {
 		return workflows.RunJobResult{}, fmt.Errorf("complete job: %w", err)
 	}

@@ -95,10 +95,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	identity := opts.ID.String()
-	wf := tworker.New(opts.Temporal, opts.Queues.Workflows(), tworker.Options{
-		Identity: identity, WorkerStopTimeout: opts.StopTimeout,
-	})
-	wf.RegisterWorkflowWithOptions(workflows.ProvisionerJob, workflow.RegisterOptions{Name: "ProvisionerJob"})
+	wf := NewWorkflowWorker(opts.Temporal, opts.Queues, identity)
 	ctl := tworker.New(opts.Temporal, opts.Queues.Control(), tworker.Options{
 		Identity: identity, WorkerStopTimeout: opts.StopTimeout,
 	})
@@ -154,6 +151,16 @@ func Run(ctx context.Context, opts Options) error {
 	err = g.Wait()
 	opts.Log.Info("worker stopping", "daemon_id", opts.ID)
 	return err
+}
+
+// NewWorkflowWorker returns a Temporal worker that runs berth's workflows
+// (and no activities) on the workflows queue. Workflow code does no I/O, so
+// any berth process may run one; the API server does, so it can start jobs
+// eagerly.
+func NewWorkflowWorker(tc client.Client, queues workflows.Queues, identity string) tworker.Worker {
+	w := tworker.New(tc, queues.Workflows(), tworker.Options{Identity: identity})
+	w.RegisterWorkflowWithOptions(workflows.ProvisionerJob, workflow.RegisterOptions{Name: "ProvisionerJob"})
+	return w
 }
 
 func resolveOrganization(ctx context.Context, store *db.Store, ref string) (*db.Organization, error) {

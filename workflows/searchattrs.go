@@ -65,6 +65,8 @@ func DevServerFlags() []string {
 		"--dynamic-config-value", "history.transferProcessorMaxPollRPS=100000",
 		"--dynamic-config-value", "history.timerProcessorMaxPollRPS=100000",
 		"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+		"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 	}
 }
 

@@ -24,12 +24,19 @@ type Dispatcher struct {
 	store    *db.Store
 	queues   workflows.Queues
 	log      *slog.Logger
+	eager    bool
 }
 
 // New returns a Dispatcher.
 func New(tc client.Client, store *db.Store, queues workflows.Queues, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{temporal: tc, store: store, queues: queues, log: log}
 }
+
+// EnableEagerStart makes Start ask Temporal to hand the first workflow task
+// straight back to this process, saving a round trip through the task
+// queue. Only call it when this process runs a workflow worker on the
+// workflows queue with the same client.
+func (d *Dispatcher) EnableEagerStart() { d.eager = true }
 
 // Queues returns the task queue names the dispatcher uses.
 func (d *Dispatcher) Queues() workflows.Queues { return d.queues }
@@ -43,6 +50,7 @@ func (d *Dispatcher) Start(ctx context.Context, job *db.ProvisionerJob, attrs wo
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		TypedSearchAttributes: attrs.SearchAttributes(),
 		Memo:                  memo,
+		EnableEagerStart:      d.eager,
 	}, workflows.ProvisionerJob, workflows.JobInput{
 		JobID:         job.ID,
 		ActivityQueue: job.TaskQueue,

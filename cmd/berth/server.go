@@ -11,21 +11,24 @@ import (
 	"time"
 
 	"github.com/coder/quartz"
+	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/dispatch"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
+	"github.com/berth-dev/berth/worker"
 	"github.com/berth-dev/berth/workflows"
 )
 
 type serverCmd struct {
 	dbFlags
 	temporalFlags
-	Address     string `help:"Address to listen on." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
-	AccessURL   string `help:"URL clients use to reach this server (default: http://<address>)." env:"BERTH_ACCESS_URL"`
-	MaxFileSize int64  `help:"Largest accepted upload in bytes." default:"104857600" env:"BERTH_MAX_FILE_SIZE"`
+	Address      string `help:"Address to listen on." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
+	AccessURL    string `help:"URL clients use to reach this server (default: http://<address>)." env:"BERTH_ACCESS_URL"`
+	MaxFileSize  int64  `help:"Largest accepted upload in bytes." default:"104857600" env:"BERTH_MAX_FILE_SIZE"`
+	RunWorkflows bool   `help:"Also run job workflows (never activities) in this process, so jobs start without a task-queue round trip." default:"true" negatable:"" env:"BERTH_RUN_WORKFLOWS"`
 }
 
 func (s *serverCmd) Run(ctx context.Context, g *globals) error {
@@ -59,6 +62,14 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	ps := pubsub.New(bdb, log)
 	disp := dispatch.New(tc, store, workflows.Queues{Prefix: s.QueuePrefix}, log)
 	rec := dispatch.NewReconciler(disp, store, quartz.NewReal(), log)
+	if s.RunWorkflows {
+		wf := worker.NewWorkflowWorker(tc, workflows.Queues{Prefix: s.QueuePrefix}, "server-"+uuid.NewString())
+		if err := wf.Start(); err != nil {
+			return fmt.Errorf("start workflow worker: %w", err)
+		}
+		defer wf.Stop()
+		disp.EnableEagerStart()
+	}
 	shutdownCtx, shutdown := context.WithCancel(context.Background())
 	defer shutdown()
 	a, err := api.New(api.Options{
