@@ -84,12 +84,6 @@ func (r *jobRun) take() []db.ProvisionerJobLog {
 	return out
 }
 
-func (r *jobRun) currentStage() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stage
-}
-
 // flush writes buffered lines; on failure they are put back.
 func (r *jobRun) flush(ctx context.Context) error {
 	logs := r.take()

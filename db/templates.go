@@ -151,7 +151,7 @@ func (s *Store) ListTemplates(ctx context.Context, f TemplateFilter) ([]*Templat
 	ts := []*Template{}
 	q := s.db.NewSelect().Model(&ts).Where("NOT deleted")
 	if len(f.OrganizationIDs) > 0 {
-		q = q.Where("organization_id IN (?)", bun.In(f.OrganizationIDs))
+		q = q.Where("organization_id IN (?)", bun.List(f.OrganizationIDs))
 	}
 	err := q.OrderExpr("lower(name), id").Scan(ctx)
 	return ts, wrap("list templates", err)

@@ -48,7 +48,7 @@ func (s *Store) GetUsersByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UU
 		return out, nil
 	}
 	var us []*User
-	if err := s.db.NewSelect().Model(&us).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := s.db.NewSelect().Model(&us).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, wrap("get users", err)
 	}
 	for _, u := range us {

@@ -2,7 +2,7 @@ module github.com/berth-dev/berth/tools/temporal
 
 go 1.26
 
-require github.com/temporalio/cli v1.5.1
+require github.com/temporalio/cli v1.5.1 // indirect
 
 require (
 	cel.dev/expr v0.23.1 // indirect
@@ -172,3 +172,5 @@ require (
 	modernc.org/strutil v1.2.1 // indirect
 	modernc.org/token v1.1.0 // indirect
 )
+
+tool github.com/temporalio/cli/cmd/temporal
