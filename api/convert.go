@@ -169,20 +169,12 @@ func (a *API) convertTemplateVersionFull(c *gin.Context, v *db.TemplateVersion, 
 	if err != nil {
 		return sdk.TemplateVersion{}, err
 	}
-	md := sdk.ProvisionerJobMetadata{TemplateVersionName: v.Name}
-	if tpl != nil {
-		md.TemplateID, md.TemplateName, md.TemplateDisplayName, md.TemplateIcon = tpl.ID, tpl.Name, tpl.DisplayName, tpl.Icon
-	}
-	view := jobView{queue: queue, workerName: workerName, metadata: md}
+	view := jobView{queue: queue, workerName: workerName, metadata: versionMetadata(v, tpl)}
 	if created {
 		// Create handlers report no queue position (API-NOTES §3.3).
 		view.queue = &db.JobQueue{AvailableWorkers: queue.AvailableWorkers}
 	}
-	out := sdk.TemplateVersion{
-		ID: v.ID, TemplateID: v.TemplateID, OrganizationID: v.OrganizationID, CreatedAt: v.CreatedAt,
-		UpdatedAt: v.UpdatedAt, Name: v.Name, Message: v.Message, Job: convertJob(job, view),
-		Readme: v.Readme, CreatedBy: convertMinimalUser(creator), Archived: v.Archived,
-	}
+	out := convertTemplateVersion(v, job, creator, view)
 	if job.Status == db.JobPending {
 		out.MatchedProvisioners = matchedProvisioners(queue)
 	}
@@ -237,5 +229,75 @@ func convertAgent(r db.WorkspaceResource, ag db.ResourceAgent) sdk.WorkspaceAgen
 		Subsystems: []string{}, DisplayApps: []sdk.DisplayApp{}, LogSources: []sdk.WorkspaceAgentLogSource{},
 		Scripts: []sdk.WorkspaceAgentScript{}, StartupScriptBehavior: "non-blocking",
 		Health: sdk.WorkspaceAgentHealth{Reason: "agent is not running"},
+	}
+}
+
+// convertTemplateVersions converts a page of one template's versions with a
+// fixed number of queries, plus one queue query per pending job.
+func (a *API) convertTemplateVersions(c *gin.Context, vs []*db.TemplateVersion, tpl *db.Template) ([]sdk.TemplateVersion, error) {
+	ctx := c.Request.Context()
+	jobIDs := make([]uuid.UUID, 0, len(vs))
+	userIDs := make([]uuid.UUID, 0, len(vs))
+	for _, v := range vs {
+		jobIDs = append(jobIDs, v.JobID)
+		userIDs = append(userIDs, v.CreatedBy)
+	}
+	jobs, err := a.store.GetJobsByIDs(ctx, jobIDs)
+	if err != nil {
+		return nil, err
+	}
+	users, err := a.store.GetUsersByIDs(ctx, userIDs)
+	if err != nil {
+		return nil, err
+	}
+	workerIDs := []uuid.UUID{}
+	for _, j := range jobs {
+		if j.WorkerID.Valid {
+			workerIDs = append(workerIDs, j.WorkerID.UUID)
+		}
+	}
+	names, err := a.store.GetDaemonNames(ctx, workerIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sdk.TemplateVersion, 0, len(vs))
+	for _, v := range vs {
+		job := jobs[v.JobID]
+		if job == nil {
+			return nil, errors.New("template version without its job")
+		}
+		view := jobView{metadata: versionMetadata(v, tpl)}
+		if job.WorkerID.Valid {
+			view.workerName = names[job.WorkerID.UUID]
+		}
+		var queue *db.JobQueue
+		if job.Status == db.JobPending {
+			if queue, err = a.store.GetJobQueue(ctx, job); err != nil {
+				return nil, err
+			}
+			view.queue = queue
+		}
+		tv := convertTemplateVersion(v, job, users[v.CreatedBy], view)
+		if job.Status == db.JobPending {
+			tv.MatchedProvisioners = matchedProvisioners(queue)
+		}
+		out = append(out, tv)
+	}
+	return out, nil
+}
+
+func versionMetadata(v *db.TemplateVersion, tpl *db.Template) sdk.ProvisionerJobMetadata {
+	md := sdk.ProvisionerJobMetadata{TemplateVersionName: v.Name}
+	if tpl != nil {
+		md.TemplateID, md.TemplateName, md.TemplateDisplayName, md.TemplateIcon = tpl.ID, tpl.Name, tpl.DisplayName, tpl.Icon
+	}
+	return md
+}
+
+func convertTemplateVersion(v *db.TemplateVersion, job *db.ProvisionerJob, creator *db.User, view jobView) sdk.TemplateVersion {
+	return sdk.TemplateVersion{
+		ID: v.ID, TemplateID: v.TemplateID, OrganizationID: v.OrganizationID, CreatedAt: v.CreatedAt,
+		UpdatedAt: v.UpdatedAt, Name: v.Name, Message: v.Message, Job: convertJob(job, view),
+		Readme: v.Readme, CreatedBy: convertMinimalUser(creator), Archived: v.Archived,
 	}
 }

@@ -3,6 +3,9 @@ package api
 import (
 	"errors"
 	"net/http"
+	"reflect"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -231,4 +234,253 @@ func (a *API) writeTemplate(c *gin.Context, t *db.Template, org *db.Organization
 		return err
 	}
 	return httpapi.Write(c, http.StatusOK, convertTemplate(t, org, creator[t.CreatedBy]))
+}
+
+func (a *API) patchTemplate(c *gin.Context) error {
+	t, err := a.templateParam(c)
+	if err != nil {
+		return err
+	}
+	if err := requireTemplateAdmin(c); err != nil {
+		return err
+	}
+	var req sdk.UpdateTemplateMeta
+	if err := httpapi.Read(c, &req); err != nil {
+		return err
+	}
+	he := httpapi.BadRequest("Validation failed.")
+	if req.Name != "" && !httpapi.NameValid(req.Name) {
+		he.WithValidation("name", `Validation failed for tag "template_name" with value: "`+req.Name+`"`)
+	}
+	if req.DisplayName != nil && !httpapi.DisplayNameValid(*req.DisplayName) {
+		he.WithValidation("display_name", `Validation failed for tag "template_display_name" with value: "`+*req.DisplayName+`"`)
+	}
+	if req.Description != nil && len(*req.Description) >= 128 {
+		he.WithValidation("description", `Validation failed for tag "lt" with value: "`+*req.Description+`"`)
+	}
+	if len(he.Response.Validations) > 0 {
+		return he
+	}
+	durations := httpapi.BadRequest("Invalid request to update template metadata!")
+	for _, d := range []struct {
+		field string
+		v     int64
+	}{
+		{"default_ttl_ms", req.DefaultTTLMillis}, {"activity_bump_ms", req.ActivityBumpMillis},
+		{"failure_ttl_ms", req.FailureTTLMillis}, {"time_til_dormant_ms", req.TimeTilDormantMillis},
+		{"time_til_dormant_autodelete_ms", req.TimeTilDormantAutoDeleteMillis},
+	} {
+		if d.v < 0 {
+			durations.WithValidation(d.field, "Must be a positive integer.")
+		}
+	}
+	if len(durations.Response.Validations) > 0 {
+		return durations
+	}
+
+	// Clients send the whole object: omitted booleans and durations are
+	// written as false and 0, as Coder does; omitted pointers keep values.
+	next := *t
+	if req.Name != "" {
+		next.Name = req.Name
+	}
+	next.DisplayName = deref(req.DisplayName, t.DisplayName)
+	next.Description = deref(req.Description, t.Description)
+	next.Icon = deref(req.Icon, t.Icon)
+	next.DefaultTTLMillis = req.DefaultTTLMillis
+	next.ActivityBumpMillis = req.ActivityBumpMillis
+	next.FailureTTLMillis = req.FailureTTLMillis
+	next.TimeTilDormantMillis = req.TimeTilDormantMillis
+	next.TimeTilDormantAutoDeleteMillis = req.TimeTilDormantAutoDeleteMillis
+	next.AllowUserAutostart = req.AllowUserAutostart
+	next.AllowUserAutostop = req.AllowUserAutostop
+	next.AllowUserCancelWorkspaceJobs = req.AllowUserCancelWorkspaceJobs
+	next.RequireActiveVersion = req.RequireActiveVersion
+	next.DisableEveryoneGroupAccess = req.DisableEveryoneGroupAccess
+	next.DeprecationMessage = deref(req.DeprecationMessage, t.DeprecationMessage)
+	next.MaxPortShareLevel = string(deref(req.MaxPortShareLevel, sdk.WorkspaceAgentPortShareLevel(t.MaxPortShareLevel)))
+	next.CORSBehavior = string(deref(req.CORSBehavior, sdk.CORSBehavior(t.CORSBehavior)))
+	if r := req.AutostopRequirement; r != nil {
+		next.AutostopRequirementDaysOfWeek = nonNil(r.DaysOfWeek)
+		next.AutostopRequirementWeeks = max(r.Weeks, 1)
+	}
+	if r := req.AutostartRequirement; r != nil {
+		next.AutostartRequirementDaysOfWeek = nonNil(r.DaysOfWeek)
+	}
+	if templateSettingsEqual(t, &next) {
+		c.Status(http.StatusNotModified)
+		return nil
+	}
+	ctx := c.Request.Context()
+	err = a.store.UpdateTemplate(ctx, &next)
+	var ce *db.ConflictError
+	if errors.As(err, &ce) {
+		return httpapi.Errorf(http.StatusConflict, "Template with name %q already exists.", next.Name).
+			WithValidation("name", "This value is already in use and should be unique.")
+	}
+	if err != nil {
+		return err
+	}
+	org, err := a.store.GetOrganizationByID(ctx, t.OrganizationID)
+	if err != nil {
+		return err
+	}
+	return a.writeTemplate(c, &next, org)
+}
+
+// templateSettingsEqual compares everything a PATCH can change.
+func templateSettingsEqual(a, b *db.Template) bool {
+	x, y := *a, *b
+	x.UpdatedAt, y.UpdatedAt = time.Time{}, time.Time{}
+	return reflect.DeepEqual(x, y)
+}
+
+func (a *API) deleteTemplate(c *gin.Context) error {
+	t, err := a.templateParam(c)
+	if err != nil {
+		return err
+	}
+	if err := requireTemplateAdmin(c); err != nil {
+		return err
+	}
+	// Workspaces do not exist yet in berth, so none can be using the
+	// template; the workspaces API adds the in-use refusal with its table.
+	if err := a.store.SoftDeleteTemplate(c.Request.Context(), t.ID); err != nil {
+		return err
+	}
+	return httpapi.WriteMessage(c, http.StatusOK, "Template has been deleted!")
+}
+
+func (a *API) templateDAUs(c *gin.Context) error {
+	_, err := a.templateParam(c)
+	if err != nil {
+		return err
+	}
+	if err := checkQueryKeys(c, "tz_offset"); err != nil {
+		return err
+	}
+	offset := 0
+	if raw := c.Query("tz_offset"); raw != "" {
+		offset, err = strconv.Atoi(raw)
+		if err != nil || offset < -12 || offset > 14 {
+			return httpapi.BadRequest(invalidQuery).WithValidation("tz_offset", "Query param \"tz_offset\" must be an hour offset between -12 and 14.")
+		}
+	}
+	zone := time.FixedZone("", offset*3600)
+	today := time.Now().In(zone)
+	start := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, zone).AddDate(0, 0, -60)
+	// Amounts count users with workspace usage or builds that day; there is
+	// no workspace activity in berth yet, so every day is zero.
+	out := sdk.DAUsResponse{Entries: make([]sdk.DAUEntry, 0, 61), TZHourOffset: offset}
+	for d := start; !d.After(today); d = d.AddDate(0, 0, 1) {
+		date := d.Format(time.DateOnly)
+		out.Entries = append(out.Entries, sdk.DAUEntry{Date: date})
+	}
+	return httpapi.Write(c, http.StatusOK, out)
+}
+
+func (a *API) templateVersionsByTemplate(c *gin.Context) error {
+	t, err := a.templateParam(c)
+	if err != nil {
+		return err
+	}
+	if err := checkQueryKeys(c, "after_id", "limit", "offset", "include_archived"); err != nil {
+		return err
+	}
+	p, err := parsePagination(c)
+	if err != nil {
+		return err
+	}
+	includeArchived := false
+	if raw := c.Query("include_archived"); raw != "" {
+		includeArchived, err = strconv.ParseBool(raw)
+		if err != nil {
+			return httpapi.BadRequest(invalidQuery).WithValidation("include_archived", "Query param \"include_archived\" must be a valid boolean.")
+		}
+	}
+	ctx := c.Request.Context()
+	if p.AfterID != uuid.Nil {
+		v, err := a.store.GetTemplateVersionByID(ctx, p.AfterID)
+		if errors.Is(err, db.ErrNotFound) || err == nil && v.TemplateID.UUID != t.ID {
+			return afterIDMissing(p.AfterID)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	vs, err := a.store.ListTemplateVersions(ctx, t.ID, db.VersionPage{
+		AfterID: p.AfterID, Limit: p.Limit, Offset: p.Offset, IncludeArchived: includeArchived,
+	})
+	if err != nil {
+		return err
+	}
+	out, err := a.convertTemplateVersions(c, vs, t)
+	if err != nil {
+		return err
+	}
+	return httpapi.Write(c, http.StatusOK, out)
+}
+
+func (a *API) templateVersionByName(c *gin.Context) error {
+	t, err := a.templateParam(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	v, err := a.store.GetTemplateVersionByTemplateAndName(ctx, t.ID, c.Param("templateversionname"))
+	if errors.Is(err, db.ErrNotFound) {
+		return httpapi.Errorf(http.StatusNotFound, "No template version found by name %q.", c.Param("templateversionname"))
+	}
+	if err != nil {
+		return err
+	}
+	job, err := a.store.GetJobByID(ctx, v.JobID)
+	if err != nil {
+		return err
+	}
+	out, err := a.convertTemplateVersionFull(c, v, job, t, nil, false)
+	if err != nil {
+		return err
+	}
+	return httpapi.Write(c, http.StatusOK, out)
+}
+
+func (a *API) setActiveTemplateVersion(c *gin.Context) error {
+	t, err := a.templateParam(c)
+	if err != nil {
+		return err
+	}
+	if err := requireTemplateAdmin(c); err != nil {
+		return err
+	}
+	var req sdk.UpdateActiveTemplateVersion
+	if err := httpapi.Read(c, &req); err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	v, err := a.store.GetTemplateVersionByID(ctx, req.ID)
+	if errors.Is(err, db.ErrNotFound) {
+		return httpapi.Errorf(http.StatusNotFound, "Template version not found.")
+	}
+	if err != nil {
+		return err
+	}
+	if !v.TemplateID.Valid || v.TemplateID.UUID != t.ID {
+		return httpapi.BadRequest("The provided template version doesn't belong to the specified template.")
+	}
+	job, err := a.store.GetJobByID(ctx, v.JobID)
+	if err != nil {
+		return err
+	}
+	if job.Status != db.JobSucceeded {
+		return httpapi.Errorf(http.StatusForbidden, "Only versions that have been built successfully can be promoted.").
+			WithDetail("Attempted to promote a version with a %s build", job.Status)
+	}
+	if v.Archived {
+		return httpapi.BadRequest("The provided template version is archived.")
+	}
+	if err := a.store.SetActiveTemplateVersion(ctx, t.ID, v.ID); err != nil {
+		return err
+	}
+	return httpapi.WriteMessage(c, http.StatusOK, "Updated the active template version!")
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 )
 
 // DaemonOnlineWindow is how recently a daemon must have been seen to count
@@ -122,4 +123,20 @@ func (s *Store) GetJobQueue(ctx context.Context, j *ProvisionerJob) (*JobQueue, 
 		}
 	}
 	return q, nil
+}
+
+// GetDaemonNames returns the names of daemons by ID.
+func (s *Store) GetDaemonNames(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	out := make(map[uuid.UUID]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var ds []*ProvisionerDaemon
+	if err := s.db.NewSelect().Model(&ds).Column("id", "name").Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, wrap("get provisioner daemons", err)
+	}
+	for _, d := range ds {
+		out[d.ID] = d.Name
+	}
+	return out, nil
 }

@@ -281,3 +281,19 @@ func (s *Store) CancelingJobs(ctx context.Context, cutoff time.Time, limit int) 
 		OrderExpr("updated_at").Limit(limit).Scan(ctx)
 	return js, wrap("list canceling jobs", err)
 }
+
+// GetJobsByIDs returns jobs by ID.
+func (s *Store) GetJobsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ProvisionerJob, error) {
+	out := make(map[uuid.UUID]*ProvisionerJob, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var js []*ProvisionerJob
+	if err := s.selectJobs(&js).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, wrap("get provisioner jobs", err)
+	}
+	for _, j := range js {
+		out[j.ID] = j
+	}
+	return out, nil
+}

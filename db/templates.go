@@ -156,3 +156,64 @@ func (s *Store) ListTemplates(ctx context.Context, f TemplateFilter) ([]*Templat
 	err := q.OrderExpr("lower(name), id").Scan(ctx)
 	return ts, wrap("list templates", err)
 }
+
+// UpdateTemplate writes a template's settings and moves updated_at.
+func (s *Store) UpdateTemplate(ctx context.Context, t *Template) error {
+	t.UpdatedAt = Now()
+	_, err := s.db.NewUpdate().Model(t).WherePK().Where("NOT deleted").Exec(ctx)
+	return wrap("update template", err)
+}
+
+// SoftDeleteTemplate marks a template deleted; its name becomes free.
+func (s *Store) SoftDeleteTemplate(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.NewUpdate().Model((*Template)(nil)).Set("deleted = true").Set("updated_at = ?", Now()).
+		Where("id = ?", id).Exec(ctx)
+	return wrap("delete template", err)
+}
+
+// SetActiveTemplateVersion makes a version the template's active one.
+func (s *Store) SetActiveTemplateVersion(ctx context.Context, templateID, versionID uuid.UUID) error {
+	_, err := s.db.NewUpdate().Model((*Template)(nil)).Set("active_version_id = ?", versionID).
+		Set("updated_at = ?", Now()).Where("id = ?", templateID).Exec(ctx)
+	return wrap("set active template version", err)
+}
+
+// VersionPage selects a page of a template's versions, oldest first.
+type VersionPage struct {
+	AfterID         uuid.UUID // keyset: versions created after this one
+	Limit, Offset   int       // Limit 0: no limit
+	IncludeArchived bool
+}
+
+// ListTemplateVersions lists a template's versions with their jobs, so a
+// page costs one query.
+func (s *Store) ListTemplateVersions(ctx context.Context, templateID uuid.UUID, p VersionPage) ([]*TemplateVersion, error) {
+	var vs []*TemplateVersion
+	q := s.db.NewSelect().Model(&vs).Where("template_id = ?", templateID)
+	if !p.IncludeArchived {
+		q = q.Where("NOT archived")
+	}
+	if p.AfterID != uuid.Nil {
+		q = q.Where("(created_at, id) > (SELECT created_at, id FROM template_versions WHERE id = ?)", p.AfterID)
+	}
+	q = q.OrderExpr("created_at, id").Offset(p.Offset)
+	if p.Limit > 0 {
+		q = q.Limit(p.Limit)
+	}
+	err := q.Scan(ctx)
+	return vs, wrap("list template versions", err)
+}
+
+// GetTemplateVersionByTemplateAndName returns a template's version by name.
+func (s *Store) GetTemplateVersionByTemplateAndName(ctx context.Context, templateID uuid.UUID, name string) (*TemplateVersion, error) {
+	v := new(TemplateVersion)
+	err := s.db.NewSelect().Model(v).Where("template_id = ?", templateID).Where("lower(name) = lower(?)", name).Scan(ctx)
+	return v, wrap("get template version by name", err)
+}
+
+// UpdateTemplateVersionNameMessage renames a version and sets its message.
+func (s *Store) UpdateTemplateVersionNameMessage(ctx context.Context, id uuid.UUID, name, message string) error {
+	_, err := s.db.NewUpdate().Model((*TemplateVersion)(nil)).Set("name = ?", name).Set("message = ?", message).
+		Set("updated_at = ?", Now()).Where("id = ?", id).Exec(ctx)
+	return wrap("update template version", err)
+}

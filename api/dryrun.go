@@ -1,0 +1,222 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/berth-dev/berth/api/httpapi"
+	"github.com/berth-dev/berth/api/httpmw"
+	"github.com/berth-dev/berth/api/sdk"
+	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/workflows"
+)
+
+func (a *API) createTemplateVersionDryRun(c *gin.Context) error {
+	v, err := a.templateVersionParam(c)
+	if err != nil {
+		return err
+	}
+	var req sdk.CreateTemplateVersionDryRunRequest
+	if err := httpapi.Read(c, &req); err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	actor := httpmw.ActorFrom(c)
+	imp, err := a.store.GetJobByID(ctx, v.JobID)
+	if err != nil {
+		return err
+	}
+	if imp.CompletedAt == nil {
+		return httpapi.Errorf(http.StatusTooEarly, "Template version import job hasn't completed!")
+	}
+	// The version's variables, overridden by the request's.
+	stored, err := a.store.GetTemplateVersionVariables(ctx, v.ID)
+	if err != nil {
+		return err
+	}
+	vars := make([]db.VariableValue, 0, len(stored)+len(req.UserVariableValues))
+	for _, x := range stored {
+		vars = append(vars, db.VariableValue{Name: x.Name, Value: x.Value})
+	}
+	for _, x := range req.UserVariableValues {
+		vars = append(vars, db.VariableValue{Name: x.Name, Value: x.Value})
+	}
+	params := make([]db.ParameterValue, 0, len(req.RichParameterValues))
+	for _, p := range req.RichParameterValues {
+		params = append(params, db.ParameterValue{Name: p.Name, Value: p.Value})
+	}
+	input, err := json.Marshal(db.JobInput{
+		TemplateVersionID: uuid.NullUUID{UUID: v.ID, Valid: true}, WorkspaceName: req.WorkspaceName,
+		RichParameters: params, UserVariableValues: vars,
+	})
+	if err != nil {
+		return err
+	}
+	queue, err := a.store.PickTaskQueue(ctx, v.OrganizationID, imp.Provisioner, imp.Tags)
+	if err != nil {
+		return err
+	}
+	if queue == "" {
+		queue = imp.TaskQueue
+	}
+	now := db.Now()
+	job := &db.ProvisionerJob{
+		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, OrganizationID: v.OrganizationID, InitiatorID: actor.User.ID,
+		Provisioner: imp.Provisioner, StorageMethod: imp.StorageMethod, Type: db.JobTypeTemplateVersionDryRun,
+		Input: input, Tags: imp.Tags, FileID: imp.FileID, TaskQueue: queue,
+	}
+	if err := a.store.InsertJob(ctx, job); err != nil {
+		return err
+	}
+	attrs := workflows.JobAttrs{
+		OrganizationID: v.OrganizationID, InitiatorID: actor.User.ID, JobType: job.Type, Tags: job.Tags,
+		TemplateVersionID: uuid.NullUUID{UUID: v.ID, Valid: true}, TemplateID: v.TemplateID,
+	}
+	memo := map[string]any{"template_version": v.Name, "workspace": req.WorkspaceName, "initiator": actor.User.Username}
+	if err := a.disp.Start(ctx, job, attrs, memo); err != nil {
+		a.log.Warn("start dry-run workflow", "job_id", job.ID, "err", err)
+	}
+	return httpapi.Write(c, http.StatusCreated, convertJob(job, jobView{
+		queue: &db.JobQueue{}, metadata: sdk.ProvisionerJobMetadata{TemplateVersionName: v.Name},
+	}))
+}
+
+// dryRunParam loads {jobID} as a dry-run of the version in the path.
+func (a *API) dryRunParam(c *gin.Context) (*db.TemplateVersion, *db.ProvisionerJob, error) {
+	v, err := a.templateVersionParam(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw := c.Param("jobID")
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		return nil, nil, httpapi.BadRequest("Job ID %q must be a valid UUID.", raw).WithDetail("%s", err.Error())
+	}
+	job, err := a.store.GetJobByID(c.Request.Context(), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, nil, httpapi.Errorf(http.StatusNotFound, "Provisioner job %q not found.", id)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if job.Type != db.JobTypeTemplateVersionDryRun {
+		return nil, nil, httpapi.Errorf(http.StatusForbidden, "Job is not a template version dry-run job.")
+	}
+	var in db.JobInput
+	if err := json.Unmarshal(job.Input, &in); err != nil || in.TemplateVersionID.UUID != v.ID {
+		return nil, nil, httpapi.Errorf(http.StatusForbidden, "Dry-run job is not for this template version.")
+	}
+	return v, job, nil
+}
+
+func (a *API) templateVersionDryRun(c *gin.Context) error {
+	v, job, err := a.dryRunParam(c)
+	if err != nil {
+		return err
+	}
+	queue, workerName, err := a.jobDetails(c.Request.Context(), job)
+	if err != nil {
+		return err
+	}
+	var tpl *db.Template
+	if v.TemplateID.Valid {
+		if tpl, err = a.store.GetTemplateByID(c.Request.Context(), v.TemplateID.UUID); err != nil && !errors.Is(err, db.ErrNotFound) {
+			return err
+		}
+	}
+	return httpapi.Write(c, http.StatusOK, convertJob(job, jobView{queue: queue, workerName: workerName, metadata: versionMetadata(v, tpl)}))
+}
+
+func (a *API) cancelTemplateVersionDryRun(c *gin.Context) error {
+	_, job, err := a.dryRunParam(c)
+	if err != nil {
+		return err
+	}
+	return a.cancelJob(c, job.ID, ".")
+}
+
+func (a *API) templateVersionDryRunLogs(c *gin.Context) error {
+	_, job, err := a.dryRunParam(c)
+	if err != nil {
+		return err
+	}
+	return a.jobLogs(c, job.ID)
+}
+
+func (a *API) templateVersionDryRunResources(c *gin.Context) error {
+	_, job, err := a.dryRunParam(c)
+	if err != nil {
+		return err
+	}
+	return a.jobResources(c, job.ID)
+}
+
+func (a *API) templateVersionDryRunMatchedProvisioners(c *gin.Context) error {
+	_, job, err := a.dryRunParam(c)
+	if err != nil {
+		return err
+	}
+	q, err := a.store.GetJobQueue(c.Request.Context(), job)
+	if err != nil {
+		return err
+	}
+	return httpapi.Write(c, http.StatusOK, matchedProvisioners(q))
+}
+
+func (a *API) patchTemplateVersion(c *gin.Context) error {
+	v, err := a.templateVersionParam(c)
+	if err != nil {
+		return err
+	}
+	if err := requireTemplateAdmin(c); err != nil {
+		return err
+	}
+	var req sdk.PatchTemplateVersionRequest
+	if err := httpapi.Read(c, &req); err != nil {
+		return err
+	}
+	name, message := v.Name, v.Message
+	if req.Name != "" {
+		if !httpapi.VersionNameValid(req.Name) {
+			return httpapi.BadRequest("Validation failed.").
+				WithValidation("name", `Validation failed for tag "template_version_name" with value: "`+req.Name+`"`)
+		}
+		name = req.Name
+	}
+	if req.Message != nil {
+		message = *req.Message
+	}
+	ctx := c.Request.Context()
+	err = a.store.UpdateTemplateVersionNameMessage(ctx, v.ID, name, message)
+	var ce *db.ConflictError
+	if errors.As(err, &ce) {
+		return httpapi.BadRequest("template version name must be unique for a template").
+			WithValidation("name", "This value is already in use and should be unique.")
+	}
+	if err != nil {
+		return err
+	}
+	v, err = a.store.GetTemplateVersionByID(ctx, v.ID)
+	if err != nil {
+		return err
+	}
+	job, err := a.store.GetJobByID(ctx, v.JobID)
+	if err != nil {
+		return err
+	}
+	var tpl *db.Template
+	if v.TemplateID.Valid {
+		if tpl, err = a.store.GetTemplateByID(ctx, v.TemplateID.UUID); err != nil && !errors.Is(err, db.ErrNotFound) {
+			return err
+		}
+	}
+	out, err := a.convertTemplateVersionFull(c, v, job, tpl, nil, false)
+	if err != nil {
+		return err
+	}
+	return httpapi.Write(c, http.StatusOK, out)
+}
