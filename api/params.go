@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -44,20 +45,7 @@ func (a *API) canReadOrg(c *gin.Context, orgID uuid.UUID) (bool, error) {
 
 // organizationParam loads {organization}: a UUID, a name or "default".
 func (a *API) organizationParam(c *gin.Context) (*db.Organization, error) {
-	raw := c.Param("organization")
-	ctx := c.Request.Context()
-	var (
-		org *db.Organization
-		err error
-	)
-	switch id, perr := uuid.Parse(raw); {
-	case perr == nil:
-		org, err = a.store.GetOrganizationByID(ctx, id)
-	case raw == "default":
-		org, err = a.store.GetDefaultOrganization(ctx)
-	default:
-		org, err = a.store.GetOrganizationByName(ctx, raw)
-	}
+	org, err := a.lookupOrganization(c.Request.Context(), c.Param("organization"))
 	if err != nil {
 		return nil, notFoundAs(err)
 	}
@@ -69,6 +57,17 @@ func (a *API) organizationParam(c *gin.Context) (*db.Organization, error) {
 		return nil, httpapi.NotFound()
 	}
 	return org, nil
+}
+
+// lookupOrganization finds an organization by UUID, name or "default".
+func (a *API) lookupOrganization(ctx context.Context, ref string) (*db.Organization, error) {
+	if id, err := uuid.Parse(ref); err == nil {
+		return a.store.GetOrganizationByID(ctx, id)
+	}
+	if ref == "default" {
+		return a.store.GetDefaultOrganization(ctx)
+	}
+	return a.store.GetOrganizationByName(ctx, ref)
 }
 
 // userParam loads {user}: "me", a username or a UUID. Members may only

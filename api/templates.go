@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/api/sdk"
+	"github.com/berth-dev/berth/api/search"
 	"github.com/berth-dev/berth/db"
 )
 
@@ -145,21 +147,89 @@ func (a *API) templatesByOrganization(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	return a.writeTemplates(c, db.TemplateFilter{OrganizationIDs: []uuid.UUID{org.ID}})
+	f, err := a.templateFilter(c)
+	if err != nil {
+		return err
+	}
+	f.OrganizationIDs = []uuid.UUID{org.ID}
+	return a.writeTemplates(c, f)
+}
+
+// templateFilter turns the `q` query parameter into a store filter.
+func (a *API) templateFilter(c *gin.Context) (db.TemplateFilter, error) {
+	var f db.TemplateFilter
+	sf, err := search.ParseTemplateQuery(c.Query("q"))
+	if err != nil {
+		return f, searchError(err)
+	}
+	ctx := c.Request.Context()
+	f = db.TemplateFilter{
+		IDs: sf.IDs, ExactName: sf.ExactName, NameContains: sf.Name, ExactDisplayName: sf.ExactDisplayName,
+		DisplayNameContains: sf.DisplayName, AuthorID: sf.AuthorID, Deprecated: sf.Deprecated,
+		Deleted: sf.Deleted != nil && *sf.Deleted,
+	}
+	if sf.AuthorUsername != "" {
+		actor := httpmw.ActorFrom(c)
+		id := actor.User.ID
+		if sf.AuthorUsername != search.Me {
+			u, err := a.store.GetUserByUsername(ctx, sf.AuthorUsername)
+			if err != nil && !errors.Is(err, db.ErrNotFound) {
+				return f, err
+			}
+			id = uuid.Nil // an unknown author matches nothing
+			if err == nil {
+				id = u.ID
+			}
+		}
+		f.AuthorID = uuid.NullUUID{UUID: id, Valid: true}
+	}
+	if sf.Organization != "" {
+		org, err := a.lookupOrganization(ctx, sf.Organization)
+		if errors.Is(err, db.ErrNotFound) {
+			f.IDs = []uuid.UUID{uuid.Nil}
+		} else if err != nil {
+			return f, err
+		} else {
+			f.OrganizationIDs = []uuid.UUID{org.ID}
+		}
+	}
+	if sf.HasAITask != nil && *sf.HasAITask || sf.HasExternalAgent != nil && *sf.HasExternalAgent {
+		// No template has AI tasks or external agents in berth.
+		f.IDs = []uuid.UUID{uuid.Nil}
+	}
+	return f, nil
+}
+
+// searchError turns a query parse error into a Coder-shaped 400.
+func searchError(err error) error {
+	var se *search.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	he := httpapi.BadRequest("%s", se.Message)
+	for _, v := range se.Validations {
+		he.WithValidation(v.Field, v.Detail)
+	}
+	return he
 }
 
 func (a *API) templates(c *gin.Context) error {
 	actor := httpmw.ActorFrom(c)
-	var f db.TemplateFilter
+	f, err := a.templateFilter(c)
+	if err != nil {
+		return err
+	}
 	if !actor.IsOwner() {
 		ids, err := a.store.GetOrganizationIDsByUser(c.Request.Context(), actor.User.ID)
 		if err != nil {
 			return err
 		}
-		if len(ids) == 0 {
+		if len(f.OrganizationIDs) > 0 && !slices.Contains(ids, f.OrganizationIDs[0]) || len(ids) == 0 {
 			return httpapi.Write(c, http.StatusOK, []sdk.Template{})
 		}
-		f.OrganizationIDs = ids
+		if len(f.OrganizationIDs) == 0 {
+			f.OrganizationIDs = ids
+		}
 	}
 	return a.writeTemplates(c, f)
 }

@@ -274,3 +274,40 @@ func TestLogsFollowAcrossAPIServers(t *testing.T) {
 	require.Equal(t, all, got1)
 	require.Equal(t, all, got2)
 }
+
+func TestTemplatesSearch(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	d := berthtest.New(t, berthtest.Options{})
+	owner := d.CreateFirstUser(ctx)
+	alpha, _ := newTemplate(t, owner, "alpha-one")
+	beta, _ := newTemplate(t, owner, "beta-two")
+	dep := "use beta"
+	_, err := owner.Client.UpdateTemplateMeta(ctx, alpha.ID, sdk.UpdateTemplateMeta{DeprecationMessage: &dep})
+	require.NoError(t, err)
+
+	for q, want := range map[string][]uuid.UUID{
+		"":                                {beta.ID},
+		"deprecated:true":                 {alpha.ID},
+		"exact_name:beta-two":             {beta.ID},
+		"name:two":                        {beta.ID},
+		"two":                             {beta.ID},
+		"author:me":                       {beta.ID},
+		"author:nobody":                   {},
+		"organization:coder":              {beta.ID},
+		"ids:" + beta.ID.String():         {beta.ID},
+		"has_external_agent:true":         {},
+		"deprecated:true exact_name:beta": {},
+	} {
+		got, err := owner.Client.Templates(ctx, q)
+		require.NoError(t, err, q)
+		ids := []uuid.UUID{}
+		for _, tpl := range got {
+			ids = append(ids, tpl.ID)
+		}
+		require.Equal(t, want, ids, q)
+	}
+	_, err = owner.Client.Templates(ctx, "bogus:1")
+	apiErr := requireStatus(t, err, http.StatusBadRequest, "Invalid template search query.")
+	require.Equal(t, "bogus", apiErr.Response.Validations[0].Field)
+}

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -141,20 +142,60 @@ func (s *Store) GetTemplateByOrgAndName(ctx context.Context, orgID uuid.UUID, na
 	return t, wrap("get template by name", err)
 }
 
-// TemplateFilter narrows ListTemplates.
+// TemplateFilter narrows ListTemplates. Zero values do not filter.
 type TemplateFilter struct {
-	OrganizationIDs []uuid.UUID // empty: any
+	OrganizationIDs  []uuid.UUID
+	IDs              []uuid.UUID
+	ExactName        string
+	NameContains     string // case-insensitive
+	ExactDisplayName string
+	// DisplayNameContains matches display_name, or name when it is empty.
+	DisplayNameContains string
+	AuthorID            uuid.NullUUID
+	// Deprecated: nil hides deprecated templates; true shows only them;
+	// false shows only the others.
+	Deprecated *bool
+	Deleted    bool // list deleted templates instead of live ones
 }
 
-// ListTemplates lists non-deleted templates ordered by name, id.
+// ListTemplates lists templates ordered by name, id.
 func (s *Store) ListTemplates(ctx context.Context, f TemplateFilter) ([]*Template, error) {
 	ts := []*Template{}
-	q := s.db.NewSelect().Model(&ts).Where("NOT deleted")
+	q := s.db.NewSelect().Model(&ts).Where("deleted = ?", f.Deleted)
 	if len(f.OrganizationIDs) > 0 {
 		q = q.Where("organization_id IN (?)", bun.List(f.OrganizationIDs))
 	}
+	if len(f.IDs) > 0 {
+		q = q.Where("id IN (?)", bun.List(f.IDs))
+	}
+	if f.ExactName != "" {
+		q = q.Where("lower(name) = lower(?)", f.ExactName)
+	}
+	if f.NameContains != "" {
+		q = q.Where("name ILIKE ?", "%"+likeEscape(f.NameContains)+"%")
+	}
+	if f.ExactDisplayName != "" {
+		q = q.Where("lower(display_name) = lower(?)", f.ExactDisplayName)
+	}
+	if f.DisplayNameContains != "" {
+		q = q.Where("(CASE WHEN display_name = '' THEN name ELSE display_name END) ILIKE ?", "%"+likeEscape(f.DisplayNameContains)+"%")
+	}
+	if f.AuthorID.Valid {
+		q = q.Where("created_by = ?", f.AuthorID.UUID)
+	}
+	switch {
+	case f.Deprecated == nil || !*f.Deprecated:
+		q = q.Where("deprecation_message = ''")
+	default:
+		q = q.Where("deprecation_message <> ''")
+	}
 	err := q.OrderExpr("lower(name), id").Scan(ctx)
 	return ts, wrap("list templates", err)
+}
+
+// likeEscape escapes LIKE wildcards in s.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
 }
 
 // UpdateTemplate writes a template's settings and moves updated_at.

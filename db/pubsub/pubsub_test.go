@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
@@ -53,10 +52,6 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err)
 
 	e.ps = pubsub.New(bdb, slog.New(slog.NewTextHandler(t.Output(), nil)))
-	// Every subscriber is woken once the listener listens: a probe
-	// subscribed before Run tells when events can no longer be missed.
-	probe, unsubscribeProbe := e.ps.Subscribe(uuid.New())
-	defer unsubscribeProbe()
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- e.ps.Run(runCtx) }()
@@ -69,12 +64,28 @@ func newEnv(t *testing.T) *env {
 		require.NoError(t, err)
 		require.NoError(t, <-done, "Run returns nil once its context ends")
 	})
-	select {
-	case <-probe.C:
-	case err := <-done:
-		t.Fatalf("Run returned early: %v", err)
-	}
+	e.awaitListening(t)
 	return e
+}
+
+// awaitListening returns once the listener delivers notifications, so that
+// no event the test causes later can be missed. (Run's first wake-up does
+// not prove it: pgdriver sends LISTEN without waiting for the server to
+// process it.)
+func (e *env) awaitListening(t *testing.T) {
+	t.Helper()
+	probe := uuid.New()
+	sub, unsubscribe := e.ps.Subscribe(probe)
+	defer unsubscribe()
+	payload, err := json.Marshal(db.JobEvent{JobID: probe, End: true})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		if sub.Ended() {
+			return true
+		}
+		_, err := e.db.ExecContext(e.ctx, "SELECT pg_notify(?, ?)", db.JobEventsChannel, string(payload))
+		return err == nil && sub.Ended()
+	}, 30*time.Second, 20*time.Millisecond, "the listener delivers notifications")
 }
 
 func (e *env) insertJob(t *testing.T) *db.ProvisionerJob {
@@ -227,13 +238,12 @@ func TestListenerReconnects(t *testing.T) {
 	// Losing the connection wakes every follower, since events may have
 	// been missed; the listener then listens again on a new connection.
 	awaitWake(t, sub, "after the connection was lost")
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		now, err := listenerPID(e.ctx, e.db)
-		assert.NoError(c, err)
-		assert.NotZero(c, now)
-		assert.NotEqual(c, pid, now)
-	}, 30*time.Second, 10*time.Millisecond, "the listener reconnects")
 	require.False(t, sub.Ended())
+	e.awaitListening(t)
+	now, err := listenerPID(e.ctx, e.db)
+	require.NoError(t, err)
+	require.NotZero(t, now)
+	require.NotEqual(t, pid, now, "a new connection listens")
 
 	_, err = e.store.CancelJob(e.ctx, j.ID)
 	require.NoError(t, err)
