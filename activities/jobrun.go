@@ -227,6 +227,8 @@ func (r *jobRun) runSteps(ctx context.Context, attempt int32) (resultsFn, error)
 		return r.runImport(ctx, prov, dir)
 	case db.JobTypeTemplateVersionDryRun:
 		return r.runDryRun(ctx, prov, dir)
+	case db.JobTypeWorkspaceBuild:
+		return r.runBuild(ctx, prov, dir)
 	default:
 		return nil, &provisioner.JobError{Message: fmt.Sprintf("job type %q is not supported by this worker", r.job.Type)}
 	}

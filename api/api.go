@@ -129,6 +129,20 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/organizations/:organization/templates", a.h(a.templatesByOrganization))
 	auth.GET("/organizations/:organization/templates/:templatename", a.h(a.templateByName))
 
+	auth.POST("/organizations/:organization/members/:user/workspaces", a.h(a.createWorkspaceInOrganization))
+	auth.POST("/users/:user/workspaces", a.h(a.createUserWorkspace))
+	auth.GET("/users/:user/workspace/:workspacename", a.h(a.workspaceByOwnerAndName))
+	auth.GET("/users/:user/workspace/:workspacename/builds/:buildnumber", a.h(a.workspaceBuildByNumber))
+	auth.GET("/workspaces/:workspace", a.h(a.workspace))
+	auth.POST("/workspaces/:workspace/builds", a.h(a.createWorkspaceBuild))
+	auth.GET("/workspaces/:workspace/builds", a.h(a.workspaceBuilds))
+	auth.GET("/workspacebuilds/:workspacebuild", a.h(a.workspaceBuild))
+	auth.PATCH("/workspacebuilds/:workspacebuild/cancel", a.h(a.cancelWorkspaceBuild))
+	auth.GET("/workspacebuilds/:workspacebuild/logs", a.h(a.workspaceBuildLogs))
+	auth.GET("/workspacebuilds/:workspacebuild/resources", a.h(a.workspaceBuildResources))
+	auth.GET("/workspacebuilds/:workspacebuild/parameters", a.h(a.workspaceBuildParameters))
+	auth.GET("/workspacebuilds/:workspacebuild/state", a.h(a.workspaceBuildState))
+
 	auth.POST("/files", a.h(a.uploadFile))
 	auth.GET("/files/:fileID", a.h(a.downloadFile))
 

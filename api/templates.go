@@ -413,9 +413,15 @@ func (a *API) deleteTemplate(c *gin.Context) error {
 	if err := requireTemplateAdmin(c); err != nil {
 		return err
 	}
-	// Workspaces do not exist yet in berth, so none can be using the
-	// template; the workspaces API adds the in-use refusal with its table.
-	if err := a.store.SoftDeleteTemplate(c.Request.Context(), t.ID); err != nil {
+	ctx := c.Request.Context()
+	n, err := a.store.CountActiveWorkspacesByTemplate(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return httpapi.BadRequest("All workspaces must be deleted before a template can be removed.")
+	}
+	if err := a.store.SoftDeleteTemplate(ctx, t.ID); err != nil {
 		return err
 	}
 	return httpapi.WriteMessage(c, http.StatusOK, "Template has been deleted!")

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -296,4 +297,25 @@ func (s *Store) GetJobsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUI
 		out[j.ID] = j
 	}
 	return out, nil
+}
+
+// ErrStatusMismatch is returned when a job is not in the expected status.
+var ErrStatusMismatch = errors.New("job is not in the expected status")
+
+// CancelJobIfStatus cancels a job only if its status is want (pending or
+// running), checked under the row lock so it cannot race the claim.
+func (s *Store) CancelJobIfStatus(ctx context.Context, jobID uuid.UUID, want string) (*ProvisionerJob, error) {
+	var out *ProvisionerJob
+	err := s.InTx(ctx, func(tx *Store) error {
+		j, err := tx.lockJob(ctx, jobID)
+		if err != nil {
+			return err
+		}
+		if j.Status != want {
+			return ErrStatusMismatch
+		}
+		out, err = tx.CancelJob(ctx, jobID)
+		return err
+	})
+	return out, err
 }

@@ -149,6 +149,7 @@ type ProvisionerJob struct {
 	Tags              map[string]string `bun:"tags,type:jsonb"`
 	FileID            uuid.UUID         `bun:"file_id,type:uuid"`
 	TaskQueue         string            `bun:"task_queue"`
+	WorkspaceID       uuid.NullUUID     `bun:"workspace_id,type:uuid"`
 	WorkflowStartedAt *time.Time        `bun:"workflow_started_at"`
 	LogsLength        int               `bun:"logs_length"`
 	LogsOverflowed    bool              `bun:"logs_overflowed"`
@@ -166,6 +167,8 @@ type JobInput struct {
 	WorkspaceName      string           `json:"workspace_name,omitempty"`
 	RichParameters     []ParameterValue `json:"rich_parameter_values,omitempty"`
 	LogLevel           string           `json:"log_level,omitempty"`
+	// Orphan deletes the workspace without running the provisioner.
+	Orphan bool `json:"orphan,omitempty"`
 }
 
 // VariableValue is a template variable value supplied at import.
@@ -327,4 +330,54 @@ type ResourceAgent struct {
 	Directory       string    `json:"directory"`
 	CreatedAt       time.Time `json:"created_at"`
 	AuthTokenHash   []byte    `json:"auth_token_hash,omitempty"`
+}
+
+// Workspace is a row of workspaces.
+type Workspace struct {
+	bun.BaseModel `bun:"table:workspaces"`
+
+	ID                uuid.UUID  `bun:"id,pk,type:uuid"`
+	CreatedAt         time.Time  `bun:"created_at"`
+	UpdatedAt         time.Time  `bun:"updated_at"`
+	OwnerID           uuid.UUID  `bun:"owner_id,type:uuid"`
+	OrganizationID    uuid.UUID  `bun:"organization_id,type:uuid"`
+	TemplateID        uuid.UUID  `bun:"template_id,type:uuid"`
+	Name              string     `bun:"name"`
+	Deleted           bool       `bun:"deleted"`
+	AutostartSchedule *string    `bun:"autostart_schedule"`
+	TTLMillis         *int64     `bun:"ttl_ms"`
+	LastUsedAt        time.Time  `bun:"last_used_at"`
+	DormantAt         *time.Time `bun:"dormant_at"`
+	DeletingAt        *time.Time `bun:"deleting_at"`
+	AutomaticUpdates  string     `bun:"automatic_updates"`
+	NextStartAt       *time.Time `bun:"next_start_at"`
+}
+
+// WorkspaceBuild is a row of workspace_builds.
+type WorkspaceBuild struct {
+	bun.BaseModel `bun:"table:workspace_builds"`
+
+	ID                uuid.UUID  `bun:"id,pk,type:uuid"`
+	CreatedAt         time.Time  `bun:"created_at"`
+	UpdatedAt         time.Time  `bun:"updated_at"`
+	WorkspaceID       uuid.UUID  `bun:"workspace_id,type:uuid"`
+	TemplateVersionID uuid.UUID  `bun:"template_version_id,type:uuid"`
+	BuildNumber       int32      `bun:"build_number"`
+	Transition        string     `bun:"transition"`
+	InitiatorID       uuid.UUID  `bun:"initiator_id,type:uuid"`
+	JobID             uuid.UUID  `bun:"job_id,type:uuid"`
+	Reason            string     `bun:"reason"`
+	ProvisionerState  []byte     `bun:"provisioner_state"`
+	Deadline          *time.Time `bun:"deadline"`
+	MaxDeadline       *time.Time `bun:"max_deadline"`
+	DailyCost         int32      `bun:"daily_cost"`
+}
+
+// WorkspaceBuildParameter is a row of workspace_build_parameters.
+type WorkspaceBuildParameter struct {
+	bun.BaseModel `bun:"table:workspace_build_parameters"`
+
+	WorkspaceBuildID uuid.UUID `bun:"workspace_build_id,pk,type:uuid"`
+	Name             string    `bun:"name,pk"`
+	Value            string    `bun:"value"`
 }

@@ -134,6 +134,13 @@ func (s *Store) GetTemplateByID(ctx context.Context, id uuid.UUID) (*Template, e
 	return t, wrap("get template", err)
 }
 
+// GetTemplateByIDAny returns a template even if it was deleted.
+func (s *Store) GetTemplateByIDAny(ctx context.Context, id uuid.UUID) (*Template, error) {
+	t := new(Template)
+	err := s.db.NewSelect().Model(t).Where("id = ?", id).Scan(ctx)
+	return t, wrap("get template", err)
+}
+
 // GetTemplateByOrgAndName returns a non-deleted template by name.
 func (s *Store) GetTemplateByOrgAndName(ctx context.Context, orgID uuid.UUID, name string) (*Template, error) {
 	t := new(Template)

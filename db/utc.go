@@ -54,7 +54,15 @@ var (
 	_ bun.AfterScanRowHook = (*Template)(nil)
 	_ bun.AfterScanRowHook = (*TemplateVersion)(nil)
 	_ bun.AfterScanRowHook = (*WorkspaceResource)(nil)
+	_ bun.AfterScanRowHook = (*Workspace)(nil)
+	_ bun.AfterScanRowHook = (*WorkspaceBuild)(nil)
 )
+
+// AfterScanRow implements bun.AfterScanRowHook.
+func (m *Workspace) AfterScanRow(context.Context) error { toUTC(m); return nil }
+
+// AfterScanRow implements bun.AfterScanRowHook.
+func (m *WorkspaceBuild) AfterScanRow(context.Context) error { toUTC(m); return nil }
 
 // AfterScanRow implements bun.AfterScanRowHook.
 func (m *Organization) AfterScanRow(context.Context) error { toUTC(m); return nil }

@@ -1,0 +1,157 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/provisioner"
+)
+
+// Build stage names, as Coder's CLI shows them.
+const stagePlanning = "Planning Infrastructure"
+
+var applyStages = map[string]string{
+	provisioner.TransitionStart:  "Starting workspace",
+	provisioner.TransitionStop:   "Stopping workspace",
+	provisioner.TransitionDelete: "Destroying workspace",
+}
+
+// buildFacts is everything a build reads before it runs.
+type buildFacts struct {
+	build     *db.WorkspaceBuild
+	workspace *db.Workspace
+	template  *db.Template
+	version   *db.TemplateVersion
+	owner     *db.User
+	params    map[string]string
+	previous  map[string]string
+	vars      map[string]string
+}
+
+func (r *jobRun) loadBuild(ctx context.Context, in db.JobInput) (*buildFacts, error) {
+	if !in.WorkspaceBuildID.Valid {
+		return nil, &provisioner.JobError{Message: "build job has no workspace build"}
+	}
+	st := r.a.opts.Store
+	b, err := st.GetWorkspaceBuildByID(ctx, in.WorkspaceBuildID.UUID)
+	if err != nil {
+		return nil, fmt.Errorf("load build: %w", err)
+	}
+	f := &buildFacts{build: b, params: map[string]string{}, previous: map[string]string{}, vars: map[string]string{}}
+	if f.workspace, err = st.GetWorkspaceByID(ctx, b.WorkspaceID); err != nil {
+		return nil, fmt.Errorf("load workspace: %w", err)
+	}
+	if f.version, err = st.GetTemplateVersionByID(ctx, b.TemplateVersionID); err != nil {
+		return nil, fmt.Errorf("load template version: %w", err)
+	}
+	if f.template, err = st.GetTemplateByIDAny(ctx, f.workspace.TemplateID); err != nil {
+		return nil, fmt.Errorf("load template: %w", err)
+	}
+	users, err := st.GetUsersByIDs(ctx, []uuid.UUID{f.workspace.OwnerID})
+	if err != nil {
+		return nil, err
+	}
+	if f.owner = users[f.workspace.OwnerID]; f.owner == nil {
+		return nil, &provisioner.JobError{Message: "workspace owner does not exist"}
+	}
+	ps, err := st.GetWorkspaceBuildParameters(ctx, b.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		f.params[p.Name] = p.Value
+	}
+	if b.BuildNumber > 1 {
+		prev, err := st.GetWorkspaceBuildByNumber(ctx, b.WorkspaceID, b.BuildNumber-1)
+		if err == nil {
+			pps, err := st.GetWorkspaceBuildParameters(ctx, prev.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range pps {
+				f.previous[p.Name] = p.Value
+			}
+		}
+	}
+	vs, err := st.GetTemplateVersionVariables(ctx, f.version.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		f.vars[v.Name] = v.Value
+	}
+	return f, nil
+}
+
+// runBuild plans and applies a workspace transition with the previous
+// build's state, and stores the new state, resources and deadline with the
+// job's completion.
+func (r *jobRun) runBuild(ctx context.Context, prov provisioner.Provisioner, dir string) (resultsFn, error) {
+	in, err := r.input()
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.loadBuild(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	t := f.build.Transition
+	if in.Orphan {
+		r.add(db.LogSourceDaemon, provisioner.LevelWarn, "Orphaning the workspace: its resources are left as they are.")
+		return r.buildResults(f, nil, nil), nil
+	}
+	plan := provisioner.PlanInput{
+		Transition: t,
+		Workspace: provisioner.WorkspaceMeta{
+			WorkspaceID: f.workspace.ID.String(), WorkspaceName: f.workspace.Name, WorkspaceBuildID: f.build.ID.String(),
+			OwnerID: f.owner.ID.String(), OwnerName: f.owner.Username, OwnerFullName: f.owner.Name, OwnerEmail: f.owner.Email,
+			TemplateID: f.template.ID.String(), TemplateName: f.template.Name, TemplateVersionName: f.version.Name,
+		},
+		Parameters: f.params, PreviousParameters: f.previous, Variables: f.vars, State: f.build.ProvisionerState,
+	}
+	if err := prov.Init(ctx, dir, r); err != nil {
+		return nil, err
+	}
+	r.enterStage(stagePlanning)
+	if _, err := prov.Plan(ctx, dir, plan, r); err != nil {
+		return nil, err
+	}
+	r.enterStage(applyStages[t])
+	applied, err := prov.Apply(ctx, dir, plan, r)
+	if err != nil {
+		return nil, err
+	}
+	return r.buildResults(f, applied.State, applied.Resources), nil
+}
+
+// buildResults writes a successful build's outcome.
+func (r *jobRun) buildResults(f *buildFacts, state []byte, resources []provisioner.Resource) resultsFn {
+	return func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
+		t := f.build.Transition
+		if err := tx.ReplaceJobResources(ctx, j.ID, toResources(j.ID, t, resources)); err != nil {
+			return err
+		}
+		var deadline *time.Time
+		if t == provisioner.TransitionStart {
+			ttl := f.template.DefaultTTLMillis
+			if f.workspace.TTLMillis != nil {
+				ttl = *f.workspace.TTLMillis
+			}
+			if ttl > 0 {
+				d := db.Now().Add(time.Duration(ttl) * time.Millisecond)
+				deadline = &d
+			}
+		}
+		if err := tx.SetWorkspaceBuildResult(ctx, f.build.ID, state, deadline); err != nil {
+			return err
+		}
+		if t == provisioner.TransitionDelete {
+			return tx.MarkWorkspaceDeleted(ctx, f.workspace.ID)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,179 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"github.com/berth-dev/berth/api/sdk"
+	"github.com/berth-dev/berth/db"
+)
+
+// workspaceStatus derives a build's status from its job and transition.
+func workspaceStatus(jobStatus, transition string) sdk.WorkspaceStatus {
+	switch jobStatus {
+	case db.JobPending:
+		return "pending"
+	case db.JobRunning:
+		switch transition {
+		case "start":
+			return "starting"
+		case "stop":
+			return "stopping"
+		default:
+			return "deleting"
+		}
+	case db.JobSucceeded:
+		switch transition {
+		case "start":
+			return "running"
+		case "stop":
+			return "stopped"
+		default:
+			return "deleted"
+		}
+	default: // canceling, canceled and failed pass through
+		return sdk.WorkspaceStatus(jobStatus)
+	}
+}
+
+// buildView holds what converting a build needs besides the row.
+type buildView struct {
+	workspace *db.Workspace
+	owner     *db.User
+	initiator *db.User
+	version   *db.TemplateVersion
+	template  *db.Template
+	job       *db.ProvisionerJob
+	queue     *db.JobQueue
+	worker    string
+	resources []db.WorkspaceResource
+}
+
+func convertBuild(b *db.WorkspaceBuild, v buildView) sdk.WorkspaceBuild {
+	out := sdk.WorkspaceBuild{
+		ID: b.ID, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, WorkspaceID: b.WorkspaceID,
+		TemplateVersionID: b.TemplateVersionID, BuildNumber: b.BuildNumber,
+		Transition: sdk.WorkspaceTransition(b.Transition), InitiatorID: b.InitiatorID,
+		Reason: sdk.BuildReason(b.Reason), Resources: convertResources(v.resources),
+		Deadline: b.Deadline, MaxDeadline: nil, Status: workspaceStatus(v.job.Status, b.Transition),
+		DailyCost: b.DailyCost, MatchedProvisioners: matchedProvisioners(v.queue),
+	}
+	if v.workspace != nil {
+		out.WorkspaceName = v.workspace.Name
+		out.WorkspaceOwnerID = v.workspace.OwnerID
+	}
+	if v.owner != nil {
+		out.WorkspaceOwnerName, out.WorkspaceOwnerAvatarURL = v.owner.Username, v.owner.AvatarURL
+	}
+	if v.initiator != nil {
+		out.InitiatorUsername = v.initiator.Username
+	}
+	md := sdk.ProvisionerJobMetadata{WorkspaceName: out.WorkspaceName}
+	if v.workspace != nil {
+		id := v.workspace.ID
+		md.WorkspaceID = &id
+	}
+	if v.version != nil {
+		out.TemplateVersionName = v.version.Name
+		md.TemplateVersionName = v.version.Name
+	}
+	if v.template != nil {
+		md.TemplateID, md.TemplateName, md.TemplateDisplayName, md.TemplateIcon = v.template.ID, v.template.Name, v.template.DisplayName, v.template.Icon
+	}
+	out.Job = convertJob(v.job, jobView{queue: v.queue, workerName: v.worker, metadata: md})
+	return out
+}
+
+// loadBuildView loads everything a build's JSON shows; a fixed number of
+// queries whatever the build.
+//
+// A build's results (state, deadline) commit with its job's completion, so
+// when the job reads as terminal the build row is read again: a row read
+// before the job could predate the completion.
+func (a *API) loadBuildView(ctx context.Context, b *db.WorkspaceBuild, ws *db.Workspace) (buildView, error) {
+	var v buildView
+	var err error
+	v.workspace = ws
+	if v.workspace == nil {
+		if v.workspace, err = a.store.GetWorkspaceByID(ctx, b.WorkspaceID); err != nil {
+			return v, err
+		}
+	}
+	users, err := a.store.GetUsersByIDs(ctx, []uuid.UUID{v.workspace.OwnerID, b.InitiatorID})
+	if err != nil {
+		return v, err
+	}
+	v.owner, v.initiator = users[v.workspace.OwnerID], users[b.InitiatorID]
+	if v.version, err = a.store.GetTemplateVersionByID(ctx, b.TemplateVersionID); err != nil {
+		return v, err
+	}
+	if v.template, err = a.store.GetTemplateByIDAny(ctx, v.workspace.TemplateID); err != nil && !errors.Is(err, db.ErrNotFound) {
+		return v, err
+	}
+	if v.job, err = a.store.GetJobByID(ctx, b.JobID); err != nil {
+		return v, err
+	}
+	if v.job.CompletedAt != nil {
+		fresh, err := a.store.GetWorkspaceBuildByID(ctx, b.ID)
+		if err != nil {
+			return v, err
+		}
+		*b = *fresh
+	}
+	if v.queue, v.worker, err = a.jobDetails(ctx, v.job); err != nil {
+		return v, err
+	}
+	if v.resources, err = a.store.GetJobResources(ctx, b.JobID); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// convertWorkspace builds a Workspace for the caller with a fixed number of
+// queries.
+func (a *API) convertWorkspace(ctx context.Context, caller *db.User, ws *db.Workspace) (sdk.Workspace, error) {
+	latest, err := a.store.GetLatestWorkspaceBuild(ctx, ws.ID)
+	if err != nil {
+		return sdk.Workspace{}, err
+	}
+	bv, err := a.loadBuildView(ctx, latest, ws)
+	if err != nil {
+		return sdk.Workspace{}, err
+	}
+	org, err := a.store.GetOrganizationByID(ctx, ws.OrganizationID)
+	if err != nil {
+		return sdk.Workspace{}, err
+	}
+	fav, err := a.store.IsFavorite(ctx, caller.ID, ws.ID)
+	if err != nil {
+		return sdk.Workspace{}, err
+	}
+	return workspaceJSON(ws, org, bv, convertBuild(latest, bv), fav), nil
+}
+
+func workspaceJSON(ws *db.Workspace, org *db.Organization, bv buildView, latest sdk.WorkspaceBuild, fav bool) sdk.Workspace {
+	out := sdk.Workspace{
+		ID: ws.ID, CreatedAt: ws.CreatedAt, UpdatedAt: ws.UpdatedAt, OwnerID: ws.OwnerID,
+		OrganizationID: ws.OrganizationID, TemplateID: ws.TemplateID, LatestBuild: latest, Name: ws.Name,
+		AutostartSchedule: ws.AutostartSchedule, TTLMillis: ws.TTLMillis, LastUsedAt: ws.LastUsedAt,
+		DeletingAt: ws.DeletingAt, DormantAt: ws.DormantAt, NextStartAt: ws.NextStartAt,
+		Health:           sdk.WorkspaceHealth{Healthy: true, FailingAgents: []uuid.UUID{}},
+		AutomaticUpdates: sdk.AutomaticUpdates(ws.AutomaticUpdates), AllowRenames: true, Favorite: fav,
+	}
+	if org != nil {
+		out.OrganizationName = org.Name
+	}
+	if bv.owner != nil {
+		out.OwnerName, out.OwnerAvatarURL = bv.owner.Username, bv.owner.AvatarURL
+	}
+	if t := bv.template; t != nil {
+		out.TemplateName, out.TemplateDisplayName, out.TemplateIcon = t.Name, t.DisplayName, t.Icon
+		out.TemplateAllowUserCancelWorkspaceJobs = t.AllowUserCancelWorkspaceJobs
+		out.TemplateActiveVersionID = t.ActiveVersionID
+		out.TemplateRequireActiveVersion = t.RequireActiveVersion
+		out.Outdated = latest.TemplateVersionID != t.ActiveVersionID
+	}
+	return out
+}

@@ -1,0 +1,171 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// InsertWorkspace inserts a workspace.
+func (s *Store) InsertWorkspace(ctx context.Context, w *Workspace) error {
+	_, err := s.db.NewInsert().Model(w).Exec(ctx)
+	return wrap("insert workspace", err)
+}
+
+// GetWorkspaceByID returns a workspace, deleted or not.
+func (s *Store) GetWorkspaceByID(ctx context.Context, id uuid.UUID) (*Workspace, error) {
+	w := new(Workspace)
+	err := s.db.NewSelect().Model(w).Where("id = ?", id).Scan(ctx)
+	return w, wrap("get workspace", err)
+}
+
+// LockWorkspace locks a workspace row for the rest of the transaction.
+func (s *Store) LockWorkspace(ctx context.Context, id uuid.UUID) (*Workspace, error) {
+	w := new(Workspace)
+	err := s.db.NewSelect().Model(w).Where("id = ?", id).For("UPDATE").Scan(ctx)
+	return w, wrap("lock workspace", err)
+}
+
+// GetWorkspaceByOwnerAndName returns the owner's live workspace with that
+// name or, with includeDeleted, the most recent one including deleted.
+func (s *Store) GetWorkspaceByOwnerAndName(ctx context.Context, ownerID uuid.UUID, name string, includeDeleted bool) (*Workspace, error) {
+	w := new(Workspace)
+	q := s.db.NewSelect().Model(w).Where("owner_id = ?", ownerID).Where("lower(name) = lower(?)", name)
+	if !includeDeleted {
+		q = q.Where("NOT deleted")
+	}
+	err := q.OrderExpr("deleted, created_at DESC").Limit(1).Scan(ctx)
+	return w, wrap("get workspace by name", err)
+}
+
+// UpdateWorkspace writes a workspace's mutable columns.
+func (s *Store) UpdateWorkspace(ctx context.Context, w *Workspace) error {
+	w.UpdatedAt = Now()
+	_, err := s.db.NewUpdate().Model(w).WherePK().Exec(ctx)
+	return wrap("update workspace", err)
+}
+
+// CountActiveWorkspacesByTemplate counts non-deleted workspaces of a template.
+func (s *Store) CountActiveWorkspacesByTemplate(ctx context.Context, templateID uuid.UUID) (int, error) {
+	n, err := s.db.NewSelect().Model((*Workspace)(nil)).Where("template_id = ?", templateID).Where("NOT deleted").Count(ctx)
+	return n, wrap("count workspaces", err)
+}
+
+// InsertWorkspaceBuild inserts a build.
+func (s *Store) InsertWorkspaceBuild(ctx context.Context, b *WorkspaceBuild) error {
+	_, err := s.db.NewInsert().Model(b).Exec(ctx)
+	return wrap("insert workspace build", err)
+}
+
+// GetWorkspaceBuildByID returns a build.
+func (s *Store) GetWorkspaceBuildByID(ctx context.Context, id uuid.UUID) (*WorkspaceBuild, error) {
+	b := new(WorkspaceBuild)
+	err := s.db.NewSelect().Model(b).Where("id = ?", id).Scan(ctx)
+	return b, wrap("get workspace build", err)
+}
+
+// GetWorkspaceBuildByJobID returns the build a job runs.
+func (s *Store) GetWorkspaceBuildByJobID(ctx context.Context, jobID uuid.UUID) (*WorkspaceBuild, error) {
+	b := new(WorkspaceBuild)
+	err := s.db.NewSelect().Model(b).Where("job_id = ?", jobID).Scan(ctx)
+	return b, wrap("get workspace build by job", err)
+}
+
+// GetWorkspaceBuildByNumber returns a workspace's build by number.
+func (s *Store) GetWorkspaceBuildByNumber(ctx context.Context, workspaceID uuid.UUID, n int32) (*WorkspaceBuild, error) {
+	b := new(WorkspaceBuild)
+	err := s.db.NewSelect().Model(b).Where("workspace_id = ?", workspaceID).Where("build_number = ?", n).Scan(ctx)
+	return b, wrap("get workspace build by number", err)
+}
+
+// GetLatestWorkspaceBuild returns a workspace's highest-numbered build.
+func (s *Store) GetLatestWorkspaceBuild(ctx context.Context, workspaceID uuid.UUID) (*WorkspaceBuild, error) {
+	b := new(WorkspaceBuild)
+	err := s.db.NewSelect().Model(b).Where("workspace_id = ?", workspaceID).OrderExpr("build_number DESC").Limit(1).Scan(ctx)
+	return b, wrap("get latest workspace build", err)
+}
+
+// GetLatestWorkspaceBuilds returns the latest build of each workspace.
+func (s *Store) GetLatestWorkspaceBuilds(ctx context.Context, workspaceIDs []uuid.UUID) (map[uuid.UUID]*WorkspaceBuild, error) {
+	out := make(map[uuid.UUID]*WorkspaceBuild, len(workspaceIDs))
+	if len(workspaceIDs) == 0 {
+		return out, nil
+	}
+	var bs []*WorkspaceBuild
+	err := s.db.NewSelect().Model(&bs).DistinctOn("workspace_id").Where("workspace_id IN (?)", bun.List(workspaceIDs)).
+		OrderExpr("workspace_id, build_number DESC").Scan(ctx)
+	if err != nil {
+		return nil, wrap("get latest workspace builds", err)
+	}
+	for _, b := range bs {
+		out[b.WorkspaceID] = b
+	}
+	return out, nil
+}
+
+// BuildPage selects a page of a workspace's builds, newest first.
+type BuildPage struct {
+	AfterID       uuid.UUID
+	Limit, Offset int
+	Since         *time.Time
+}
+
+// ListWorkspaceBuilds lists a workspace's builds by build number, descending.
+func (s *Store) ListWorkspaceBuilds(ctx context.Context, workspaceID uuid.UUID, p BuildPage) ([]*WorkspaceBuild, error) {
+	var bs []*WorkspaceBuild
+	q := s.db.NewSelect().Model(&bs).Where("workspace_id = ?", workspaceID)
+	if p.AfterID != uuid.Nil {
+		q = q.Where("build_number < (SELECT build_number FROM workspace_builds WHERE id = ?)", p.AfterID)
+	}
+	if p.Since != nil {
+		q = q.Where("created_at >= ?", *p.Since)
+	}
+	q = q.OrderExpr("build_number DESC").Offset(p.Offset)
+	if p.Limit > 0 {
+		q = q.Limit(p.Limit)
+	}
+	err := q.Scan(ctx)
+	return bs, wrap("list workspace builds", err)
+}
+
+// SetWorkspaceBuildResult records a finished build's state and deadline.
+func (s *Store) SetWorkspaceBuildResult(ctx context.Context, id uuid.UUID, state []byte, deadline *time.Time) error {
+	q := s.db.NewUpdate().Model((*WorkspaceBuild)(nil)).Set("updated_at = ?", Now()).Set("deadline = ?", deadline).Where("id = ?", id)
+	if state != nil {
+		q = q.Set("provisioner_state = ?", state)
+	}
+	_, err := q.Exec(ctx)
+	return wrap("set workspace build result", err)
+}
+
+// MarkWorkspaceDeleted marks a workspace deleted; its name becomes free.
+func (s *Store) MarkWorkspaceDeleted(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.NewUpdate().Model((*Workspace)(nil)).Set("deleted = true").Set("updated_at = ?", Now()).
+		Where("id = ?", id).Exec(ctx)
+	return wrap("mark workspace deleted", err)
+}
+
+// InsertWorkspaceBuildParameters stores a build's resolved parameters.
+func (s *Store) InsertWorkspaceBuildParameters(ctx context.Context, ps []WorkspaceBuildParameter) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	_, err := s.db.NewInsert().Model(&ps).Exec(ctx)
+	return wrap("insert workspace build parameters", err)
+}
+
+// GetWorkspaceBuildParameters returns a build's parameters by name.
+func (s *Store) GetWorkspaceBuildParameters(ctx context.Context, buildID uuid.UUID) ([]WorkspaceBuildParameter, error) {
+	ps := []WorkspaceBuildParameter{}
+	err := s.db.NewSelect().Model(&ps).Where("workspace_build_id = ?", buildID).OrderExpr("name").Scan(ctx)
+	return ps, wrap("get workspace build parameters", err)
+}
+
+// IsFavorite reports whether a user marked a workspace as a favorite.
+func (s *Store) IsFavorite(ctx context.Context, userID, workspaceID uuid.UUID) (bool, error) {
+	ok, err := s.db.NewSelect().Table("workspace_favorites").Where("user_id = ?", userID).
+		Where("workspace_id = ?", workspaceID).Exists(ctx)
+	return ok, wrap("get favorite", err)
+}
