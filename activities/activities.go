@@ -73,13 +73,33 @@ func (a *Activities) RunJob(ctx context.Context, in workflows.RunJobInput) (work
 	info := activity.GetInfo(ctx)
 	job, err := a.opts.Store.ClaimJob(ctx, in.JobID, a.opts.WorkerID, info.Attempt > 1)
 	if errors.Is(err, db.ErrNotFound) {
-		return workflows.RunJobResult{}, nil
+		return a.endUnclaimable(ctx, in.JobID)
 	}
 	if err != nil {
 		return workflows.RunJobResult{}, err
 	}
 	run := newJobRun(a, job)
 	return run.execute(ctx, info.Attempt)
+}
+
+// endUnclaimable handles a job RunJob may not claim. A finished job needs
+// nothing. A job canceled while a previous attempt ran it (and died) would
+// otherwise stay canceling: its workflow is about to close without
+// FinishJob, so the cancel is completed here.
+func (a *Activities) endUnclaimable(ctx context.Context, jobID uuid.UUID) (workflows.RunJobResult, error) {
+	job, err := a.opts.Store.GetJobByID(ctx, jobID)
+	if err != nil {
+		return workflows.RunJobResult{}, err
+	}
+	if job.CompletedAt != nil || job.CanceledAt == nil {
+		return workflows.RunJobResult{}, nil
+	}
+	done, err := a.opts.Store.CompleteJob(ctx, jobID, db.Completion{
+		Canceled: true,
+		Logs: []db.ProvisionerJobLog{{CreatedAt: db.Now(), Source: db.LogSourceDaemon, Level: provisioner.LevelInfo,
+			Stage: a.lastStage(ctx, jobID), Output: "Job canceled."}},
+	})
+	return workflows.RunJobResult{Completed: done}, err
 }
 
 // FinishJob writes the terminal state of a job that RunJob could not

@@ -134,6 +134,7 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/users/:user/workspace/:workspacename", a.h(a.workspaceByOwnerAndName))
 	auth.GET("/users/:user/workspace/:workspacename/builds/:buildnumber", a.h(a.workspaceBuildByNumber))
 	auth.GET("/workspaces/:workspace", a.h(a.workspace))
+	auth.GET("/workspaces/:workspace/watch", a.h(a.watchWorkspace))
 	auth.POST("/workspaces/:workspace/builds", a.h(a.createWorkspaceBuild))
 	auth.GET("/workspaces/:workspace/builds", a.h(a.workspaceBuilds))
 	auth.GET("/workspacebuilds/:workspacebuild", a.h(a.workspaceBuild))

@@ -144,6 +144,7 @@ func TestGetJobQueue(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			q, err := w.store.GetJobQueue(w.ctx, tc.job)
 			require.NoError(t, err)
 			require.Equal(t, tc.want.position, q.Position, "position")
@@ -239,6 +240,7 @@ func TestPickTaskQueue(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := w.store.PickTaskQueue(w.ctx, tc.org, tc.provisioner, tc.tags)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)

@@ -18,7 +18,10 @@ const JobEventsChannel = "berth_job_events"
 // JobEvent is the payload sent on JobEventsChannel. It is sent inside the
 // writing transaction, so listeners see it only once the rows are visible.
 type JobEvent struct {
-	JobID   uuid.UUID `json:"job_id"`
+	JobID uuid.UUID `json:"job_id,omitzero"`
+	// WorkspaceID is set for events of build jobs and for changes to a
+	// workspace itself, so workspace watchers wake on either.
+	WorkspaceID uuid.UUID `json:"workspace_id,omitzero"`
 	AfterID int64     `json:"after_id,omitempty"` // the last log id written
 	End     bool      `json:"end,omitempty"`      // the job reached a terminal state
 }
@@ -67,7 +70,16 @@ func (s *Store) ClaimJob(ctx context.Context, id, workerID uuid.UUID, takeover b
 	if err == nil && j.ID == uuid.Nil {
 		return nil, ErrNotFound
 	}
-	return j, wrap("claim provisioner job", err)
+	if err != nil {
+		return nil, wrap("claim provisioner job", err)
+	}
+	if j.WorkspaceID.Valid {
+		// The workspace's status moves from pending to starting/stopping.
+		if err := s.notify(ctx, JobEvent{JobID: j.ID, WorkspaceID: j.WorkspaceID.UUID}); err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
 }
 
 // TouchJob records liveness of a running job and reports whether it has
@@ -153,7 +165,7 @@ func (s *Store) appendLogs(ctx context.Context, j *ProvisionerJob, logs []Provis
 		return 0, wrap("update log length", err)
 	}
 	j.LogsLength, j.LogsOverflowed = length, overflowed
-	return last, s.notify(ctx, JobEvent{JobID: j.ID, AfterID: last})
+	return last, s.notify(ctx, JobEvent{JobID: j.ID, WorkspaceID: j.WorkspaceID.UUID, AfterID: last})
 }
 
 // GetJobLogsAfter returns a job's logs with id > after, in id order.
@@ -220,7 +232,7 @@ func (s *Store) CompleteJob(ctx context.Context, jobID uuid.UUID, c Completion) 
 			return wrap("complete provisioner job", err)
 		}
 		done = true
-		return tx.notify(ctx, JobEvent{JobID: jobID, End: true})
+		return tx.notify(ctx, JobEvent{JobID: jobID, WorkspaceID: j.WorkspaceID.UUID, End: true})
 	})
 	return done, err
 }
@@ -248,10 +260,7 @@ func (s *Store) CancelJob(ctx context.Context, jobID uuid.UUID) (*ProvisionerJob
 			return ErrNotFound
 		}
 		out = j
-		if j.CompletedAt != nil {
-			return tx.notify(ctx, JobEvent{JobID: jobID, End: true})
-		}
-		return nil
+		return tx.notify(ctx, JobEvent{JobID: jobID, WorkspaceID: j.WorkspaceID.UUID, End: j.CompletedAt != nil})
 	})
 	return out, err
 }

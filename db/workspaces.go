@@ -40,11 +40,20 @@ func (s *Store) GetWorkspaceByOwnerAndName(ctx context.Context, ownerID uuid.UUI
 	return w, wrap("get workspace by name", err)
 }
 
-// UpdateWorkspace writes a workspace's mutable columns.
+// UpdateWorkspace writes a workspace's mutable columns and tells its
+// watchers.
 func (s *Store) UpdateWorkspace(ctx context.Context, w *Workspace) error {
 	w.UpdatedAt = Now()
-	_, err := s.db.NewUpdate().Model(w).WherePK().Exec(ctx)
-	return wrap("update workspace", err)
+	if _, err := s.db.NewUpdate().Model(w).WherePK().Exec(ctx); err != nil {
+		return wrap("update workspace", err)
+	}
+	return s.NotifyWorkspace(ctx, w.ID)
+}
+
+// NotifyWorkspace wakes the watchers of a workspace on every API server
+// (on commit, when called inside a transaction).
+func (s *Store) NotifyWorkspace(ctx context.Context, id uuid.UUID) error {
+	return s.notify(ctx, JobEvent{WorkspaceID: id})
 }
 
 // CountActiveWorkspacesByTemplate counts non-deleted workspaces of a template.
@@ -53,10 +62,13 @@ func (s *Store) CountActiveWorkspacesByTemplate(ctx context.Context, templateID 
 	return n, wrap("count workspaces", err)
 }
 
-// InsertWorkspaceBuild inserts a build.
+// InsertWorkspaceBuild inserts a build (the workspace's new latest build)
+// and tells the workspace's watchers.
 func (s *Store) InsertWorkspaceBuild(ctx context.Context, b *WorkspaceBuild) error {
-	_, err := s.db.NewInsert().Model(b).Exec(ctx)
-	return wrap("insert workspace build", err)
+	if _, err := s.db.NewInsert().Model(b).Exec(ctx); err != nil {
+		return wrap("insert workspace build", err)
+	}
+	return s.NotifyWorkspace(ctx, b.WorkspaceID)
 }
 
 // GetWorkspaceBuildByID returns a build.
@@ -142,9 +154,11 @@ func (s *Store) SetWorkspaceBuildResult(ctx context.Context, id uuid.UUID, state
 
 // MarkWorkspaceDeleted marks a workspace deleted; its name becomes free.
 func (s *Store) MarkWorkspaceDeleted(ctx context.Context, id uuid.UUID) error {
-	_, err := s.db.NewUpdate().Model((*Workspace)(nil)).Set("deleted = true").Set("updated_at = ?", Now()).
-		Where("id = ?", id).Exec(ctx)
-	return wrap("mark workspace deleted", err)
+	if _, err := s.db.NewUpdate().Model((*Workspace)(nil)).Set("deleted = true").Set("updated_at = ?", Now()).
+		Where("id = ?", id).Exec(ctx); err != nil {
+		return wrap("mark workspace deleted", err)
+	}
+	return s.NotifyWorkspace(ctx, id)
 }
 
 // InsertWorkspaceBuildParameters stores a build's resolved parameters.

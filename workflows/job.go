@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -98,7 +99,13 @@ func FailureText(err error) string {
 	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		return appErr.Error()
+		// Message, not Error(): the latter adds Temporal's "(type: …,
+		// retryable: …)" decoration that users should not read.
+		msg := appErr.Message()
+		if cause := errors.Unwrap(appErr); cause != nil && !strings.Contains(msg, cause.Error()) {
+			msg += ": " + cause.Error()
+		}
+		return msg
 	}
 	var canceledErr *temporal.CanceledError
 	if errors.As(err, &canceledErr) {

@@ -69,8 +69,9 @@ func New(bdb *bun.DB, log *slog.Logger) *PubSub {
 	return &PubSub{db: bdb, log: log, subs: map[uuid.UUID]map[*Subscription]struct{}{}}
 }
 
-// Subscribe registers interest in a job. Subscribe before reading the
-// backlog, so no event between the read and the subscription is missed.
+// Subscribe registers interest in a job, or in a workspace (its settings and
+// the jobs of its builds). Subscribe before reading the state, so no event
+// between the read and the subscription is missed.
 func (p *PubSub) Subscribe(jobID uuid.UUID) (*Subscription, func()) {
 	s := &Subscription{C: make(chan struct{}, 1)}
 	p.mu.Lock()
@@ -94,8 +95,15 @@ func (p *PubSub) Subscribe(jobID uuid.UUID) (*Subscription, func()) {
 func (p *PubSub) publish(ev db.JobEvent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for s := range p.subs[ev.JobID] {
-		s.wake(ev.End)
+	if ev.JobID != uuid.Nil {
+		for s := range p.subs[ev.JobID] {
+			s.wake(ev.End)
+		}
+	}
+	if ev.WorkspaceID != uuid.Nil {
+		for s := range p.subs[ev.WorkspaceID] {
+			s.wake(false)
+		}
 	}
 }
 
@@ -130,8 +138,13 @@ func (p *PubSub) listen(ctx context.Context) error {
 	if err := ln.Listen(ctx, db.JobEventsChannel); err != nil {
 		return err
 	}
-	// Followers that subscribed while we were not listening re-read now.
-	p.wakeAll()
+	// LISTEN is only written to the socket; our own ping coming back proves
+	// the server applied it. Then followers that subscribed while we were
+	// not listening re-read, and miss nothing.
+	if _, err := p.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", db.JobEventsChannel, pingPayload); err != nil {
+		return err
+	}
+	listening := false
 	lastHeard := time.Now()
 	for {
 		_, payload, err := ln.ReceiveTimeout(ctx, pollInterval)
@@ -153,6 +166,10 @@ func (p *PubSub) listen(ctx context.Context) error {
 		}
 		lastHeard = time.Now()
 		if payload == pingPayload {
+			if !listening {
+				listening = true
+				p.wakeAll()
+			}
 			continue
 		}
 		var ev db.JobEvent

@@ -3,6 +3,7 @@ package pubsub_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -11,13 +12,25 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
+	"go.uber.org/goleak"
 
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
 	"github.com/berth-dev/berth/internal/testinfra"
 )
 
-func TestMain(m *testing.M) { os.Exit(testinfra.Main(m)) }
+func TestMain(m *testing.M) {
+	code := testinfra.Main(m)
+	if code == 0 {
+		// Run must not leave its listener goroutines behind once its
+		// context ends.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 type env struct {
 	ctx   context.Context
