@@ -158,6 +158,15 @@ func (a *API) jobDetails(ctx context.Context, j *db.ProvisionerJob) (*db.JobQueu
 // may be nil, and is then loaded.
 func (a *API) convertTemplateVersionFull(c *gin.Context, v *db.TemplateVersion, job *db.ProvisionerJob, tpl *db.Template, creator *db.User, created bool) (sdk.TemplateVersion, error) {
 	ctx := c.Request.Context()
+	if job.CompletedAt != nil {
+		// Import results commit with the job's completion: a version row
+		// read before the job could predate them.
+		fresh, err := a.store.GetTemplateVersionByID(ctx, v.ID)
+		if err != nil {
+			return sdk.TemplateVersion{}, err
+		}
+		v = fresh
+	}
 	if creator == nil {
 		users, err := a.store.GetUsersByIDs(ctx, []uuid.UUID{v.CreatedBy})
 		if err != nil {
@@ -245,6 +254,20 @@ func (a *API) convertTemplateVersions(c *gin.Context, vs []*db.TemplateVersion, 
 	jobs, err := a.store.GetJobsByIDs(ctx, jobIDs)
 	if err != nil {
 		return nil, err
+	}
+	// Re-read the versions after their jobs (see convertTemplateVersionFull).
+	ids := make([]uuid.UUID, 0, len(vs))
+	for _, v := range vs {
+		ids = append(ids, v.ID)
+	}
+	fresh, err := a.store.GetTemplateVersionsByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range vs {
+		if f := fresh[v.ID]; f != nil {
+			vs[i] = f
+		}
 	}
 	users, err := a.store.GetUsersByIDs(ctx, userIDs)
 	if err != nil {

@@ -140,3 +140,61 @@ func (s *Store) GetDaemonNames(ctx context.Context, ids []uuid.UUID) (map[uuid.U
 	}
 	return out, nil
 }
+
+// ListDaemons lists an organization's daemons, most recently seen first.
+func (s *Store) ListDaemons(ctx context.Context, orgID uuid.UUID) ([]*ProvisionerDaemon, error) {
+	var ds []*ProvisionerDaemon
+	err := s.db.NewSelect().Model(&ds).Where("organization_id = ?", orgID).OrderExpr("last_seen_at DESC, id").Scan(ctx)
+	return ds, wrap("list provisioner daemons", err)
+}
+
+// DaemonJob is a daemon's current or previous job with its template.
+type DaemonJob struct {
+	WorkerID            uuid.UUID `bun:"worker_id"`
+	Current             bool      `bun:"current"`
+	ID                  uuid.UUID `bun:"id"`
+	Status              string    `bun:"job_status"`
+	TemplateName        string    `bun:"template_name"`
+	TemplateIcon        string    `bun:"template_icon"`
+	TemplateDisplayName string    `bun:"template_display_name"`
+}
+
+// GetDaemonJobs returns the current (active) and previous (last completed)
+// job of each daemon, in one query.
+func (s *Store) GetDaemonJobs(ctx context.Context, daemonIDs []uuid.UUID) ([]DaemonJob, error) {
+	out := []DaemonJob{}
+	if len(daemonIDs) == 0 {
+		return out, nil
+	}
+	err := s.db.NewRaw(`WITH picked AS (
+		SELECT DISTINCT ON (worker_id, completed_at IS NULL) worker_id, completed_at IS NULL AS current, id, job_status, type, input
+		FROM provisioner_jobs WHERE worker_id IN (?)
+		ORDER BY worker_id, completed_at IS NULL, completed_at DESC NULLS LAST, started_at DESC)
+	SELECT p.worker_id, p.current, p.id, p.job_status,
+		coalesce(t.name, '') AS template_name, coalesce(t.icon, '') AS template_icon,
+		coalesce(t.display_name, '') AS template_display_name
+	FROM picked p
+	LEFT JOIN template_versions v ON v.id = coalesce(
+		(SELECT b.template_version_id FROM workspace_builds b WHERE b.job_id = p.id),
+		(p.input->>'template_version_id')::uuid)
+	LEFT JOIN templates t ON t.id = v.template_id`, bun.List(daemonIDs)).Scan(ctx, &out)
+	return out, wrap("get daemon jobs", err)
+}
+
+// AdoptJobs moves to a daemon's task queue the pending jobs it can run that
+// sit on a queue no online daemon polls (they were enqueued before any
+// matching daemon existed), and returns them.
+func (s *Store) AdoptJobs(ctx context.Context, daemonID uuid.UUID, limit int) ([]*ProvisionerJob, error) {
+	var js []*ProvisionerJob
+	online := Now().Add(-DaemonOnlineWindow)
+	err := s.db.NewRaw(`UPDATE provisioner_jobs SET task_queue = d.task_queue
+		FROM provisioner_daemons d
+		WHERE d.id = ? AND provisioner_jobs.id IN (
+			SELECT j.id FROM provisioner_jobs j, provisioner_daemons d
+			WHERE d.id = ? AND j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL
+			AND j.task_queue <> d.task_queue AND `+daemonMatchesJob+`
+			AND NOT EXISTS (SELECT 1 FROM provisioner_daemons o WHERE o.task_queue = j.task_queue AND o.last_seen_at > ?)
+			ORDER BY j.created_at LIMIT ? FOR UPDATE OF j SKIP LOCKED)
+		RETURNING provisioner_jobs.*`, daemonID, daemonID, online, limit).Scan(ctx, &js)
+	return js, wrap("adopt jobs", err)
+}

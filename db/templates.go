@@ -265,3 +265,19 @@ func (s *Store) UpdateTemplateVersionNameMessage(ctx context.Context, id uuid.UU
 		Set("updated_at = ?", Now()).Where("id = ?", id).Exec(ctx)
 	return wrap("update template version", err)
 }
+
+// GetTemplateVersionsByIDs returns template versions by ID.
+func (s *Store) GetTemplateVersionsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*TemplateVersion, error) {
+	out := make(map[uuid.UUID]*TemplateVersion, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var vs []*TemplateVersion
+	if err := s.db.NewSelect().Model(&vs).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, wrap("get template versions", err)
+	}
+	for _, v := range vs {
+		out[v.ID] = v
+	}
+	return out, nil
+}

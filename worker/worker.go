@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tworker "go.temporal.io/sdk/worker"
@@ -138,6 +139,7 @@ func Run(ctx context.Context, opts Options) error {
 		t := time.NewTicker(DaemonRefreshInterval)
 		defer t.Stop()
 		for {
+			adoptJobs(gctx, opts)
 			select {
 			case <-gctx.Done():
 				return nil
@@ -161,6 +163,28 @@ func NewWorkflowWorker(tc client.Client, queues workflows.Queues, identity strin
 	w := tworker.New(tc, queues.Workflows(), tworker.Options{Identity: identity})
 	w.RegisterWorkflowWithOptions(workflows.ProvisionerJob, workflow.RegisterOptions{Name: "ProvisionerJob"})
 	return w
+}
+
+// adoptJobs takes over pending jobs that only this worker's tag set can
+// run, and tells their workflows to schedule them on this worker's queue.
+func adoptJobs(ctx context.Context, opts Options) {
+	jobs, err := opts.Store.AdoptJobs(ctx, opts.ID, 100)
+	if err != nil {
+		if ctx.Err() == nil {
+			opts.Log.Warn("adopt pending jobs", "err", err)
+		}
+		return
+	}
+	for _, j := range jobs {
+		err := opts.Temporal.SignalWorkflow(ctx, j.ID.String(), "", workflows.SignalReroute, j.TaskQueue)
+		var nf *serviceerror.NotFound
+		if err != nil && !errors.As(err, &nf) {
+			// The reconciler starts missing workflows on the new queue.
+			opts.Log.Warn("reroute adopted job", "job_id", j.ID, "err", err)
+			continue
+		}
+		opts.Log.Info("adopted pending job", "job_id", j.ID, "task_queue", j.TaskQueue)
+	}
 }
 
 func resolveOrganization(ctx context.Context, store *db.Store, ref string) (*db.Organization, error) {

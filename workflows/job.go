@@ -78,9 +78,84 @@ func ProvisionerJob(ctx workflow.Context, in JobInput) (err error) {
 			err = ferr
 		}
 	}()
-	actx := workflow.WithActivityOptions(ctx, runOptions(in))
-	var res RunJobResult
-	return workflow.ExecuteActivity(actx, ActRunJob, RunJobInput{JobID: in.JobID}).Get(actx, &res)
+	return runJob(ctx, in)
+}
+
+// SignalReroute tells a job's workflow that workers on another task queue
+// (the signal's string value) can run the job. Workers send it for pending
+// jobs that no online worker could take when they were enqueued.
+const SignalReroute = "reroute"
+
+// runJob schedules RunJob on the job's queue, and again on every queue a
+// reroute signal names. The first attempt to claim the job runs it; the
+// others find it claimed and return, or are canceled before they start.
+func runJob(ctx workflow.Context, in JobInput) error {
+	type attempt struct {
+		cancel workflow.CancelFunc
+		done   bool
+	}
+	var (
+		attempts []*attempt
+		queues   = map[string]bool{}
+		result   error
+		finished bool
+	)
+	sel := workflow.NewSelector(ctx)
+	start := func(queue string) {
+		if queues[queue] {
+			return
+		}
+		queues[queue] = true
+		opts := runOptions(in)
+		opts.TaskQueue = queue
+		actx, cancel := workflow.WithCancel(ctx)
+		actx = workflow.WithActivityOptions(actx, opts)
+		a := &attempt{cancel: cancel}
+		attempts = append(attempts, a)
+		sel.AddFuture(workflow.ExecuteActivity(actx, ActRunJob, RunJobInput{JobID: in.JobID}), func(f workflow.Future) {
+			a.done = true
+			var res RunJobResult
+			err := f.Get(ctx, &res)
+			others := 0
+			for _, o := range attempts {
+				if !o.done {
+					others++
+				}
+			}
+			var timeout *temporal.TimeoutError
+			switch {
+			case ctx.Err() != nil:
+				// Canceled: wait until every attempt has stopped.
+				result, finished = err, others == 0
+			case err == nil && (res.Completed || others == 0):
+				result, finished = nil, true
+			case err == nil:
+				// This attempt found the job claimed by another one.
+			case others > 0 && errors.As(err, &timeout) && timeout.TimeoutType() == enums.TIMEOUT_TYPE_SCHEDULE_TO_START:
+				// A superseded queue nobody polls; another attempt remains.
+			default:
+				result, finished = err, true
+			}
+		})
+	}
+	start(in.ActivityQueue)
+	reroute := workflow.GetSignalChannel(ctx, SignalReroute)
+	sel.AddReceive(reroute, func(c workflow.ReceiveChannel, _ bool) {
+		var queue string
+		c.Receive(ctx, &queue)
+		if queue != "" {
+			start(queue)
+		}
+	})
+	for !finished {
+		sel.Select(ctx)
+	}
+	for _, a := range attempts {
+		if !a.done {
+			a.cancel()
+		}
+	}
+	return result
 }
 
 // FailureText turns a RunJob failure into the error a user reads on the job.

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS provisioner_jobs_worker_idx;
