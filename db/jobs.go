@@ -22,8 +22,8 @@ type JobEvent struct {
 	// WorkspaceID is set for events of build jobs and for changes to a
 	// workspace itself, so workspace watchers wake on either.
 	WorkspaceID uuid.UUID `json:"workspace_id,omitzero"`
-	AfterID int64     `json:"after_id,omitempty"` // the last log id written
-	End     bool      `json:"end,omitempty"`      // the job reached a terminal state
+	AfterID     int64     `json:"after_id,omitempty"` // the last log id written
+	End         bool      `json:"end,omitempty"`      // the job reached a terminal state
 }
 
 // MaxLogBytes caps the log output stored per job.
