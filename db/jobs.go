@@ -328,3 +328,19 @@ func (s *Store) CancelJobIfStatus(ctx context.Context, jobID uuid.UUID, want str
 	})
 	return out, err
 }
+
+// ReapCandidates locks up to limit active jobs that look abandoned: pending
+// (never started) and untouched since pendingCutoff, or started and
+// untouched since hungCutoff. Rows other servers hold are skipped. Call it
+// in a transaction and complete the jobs in the same one.
+func (s *Store) ReapCandidates(ctx context.Context, pendingCutoff, hungCutoff time.Time, limit int) ([]*ProvisionerJob, error) {
+	var js []*ProvisionerJob
+	err := s.selectJobs(&js).
+		Where("completed_at IS NULL").
+		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("started_at IS NULL AND updated_at < ?", pendingCutoff).
+				WhereOr("started_at IS NOT NULL AND updated_at < ?", hungCutoff)
+		}).
+		OrderExpr("updated_at").Limit(limit).For("UPDATE SKIP LOCKED").Scan(ctx)
+	return js, wrap("list jobs to reap", err)
+}

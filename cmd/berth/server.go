@@ -25,10 +25,12 @@ import (
 type serverCmd struct {
 	dbFlags
 	temporalFlags
-	Address      string `help:"Address to listen on." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
-	AccessURL    string `help:"URL clients use to reach this server (default: http://<address>)." env:"BERTH_ACCESS_URL"`
-	MaxFileSize  int64  `help:"Largest accepted upload in bytes." default:"104857600" env:"BERTH_MAX_FILE_SIZE"`
-	RunWorkflows bool   `help:"Also run job workflows (never activities) in this process, so jobs start without a task-queue round trip." default:"true" negatable:"" env:"BERTH_RUN_WORKFLOWS"`
+	Address          string        `help:"Address to listen on." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
+	AccessURL        string        `help:"URL clients use to reach this server (default: http://<address>)." env:"BERTH_ACCESS_URL"`
+	MaxFileSize      int64         `help:"Largest accepted upload in bytes." default:"104857600" env:"BERTH_MAX_FILE_SIZE"`
+	ReapPendingAfter time.Duration `help:"Fail jobs no provisioner picked up after this long." default:"30m" env:"BERTH_REAP_PENDING_AFTER"`
+	ReapHungAfter    time.Duration `help:"Fail started jobs whose worker went silent for this long." default:"5m" env:"BERTH_REAP_HUNG_AFTER"`
+	RunWorkflows     bool          `help:"Also run job workflows (never activities) in this process, so jobs start without a task-queue round trip." default:"true" negatable:"" env:"BERTH_RUN_WORKFLOWS"`
 }
 
 func (s *serverCmd) Run(ctx context.Context, g *globals) error {
@@ -62,6 +64,8 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	ps := pubsub.New(bdb, log)
 	disp := dispatch.New(tc, store, workflows.Queues{Prefix: s.QueuePrefix}, log)
 	rec := dispatch.NewReconciler(disp, store, quartz.NewReal(), log)
+	reaper := dispatch.NewReaper(disp, store, quartz.NewReal(), log)
+	reaper.PendingAfter, reaper.HungAfter = s.ReapPendingAfter, s.ReapHungAfter
 	if s.RunWorkflows {
 		wf := worker.NewWorkflowWorker(tc, workflows.Queues{Prefix: s.QueuePrefix}, "server-"+uuid.NewString())
 		if err := wf.Start(); err != nil {
@@ -95,6 +99,7 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	})
 	grp.Go(func() error { return ps.Run(gctx) })
 	grp.Go(func() error { return rec.Run(gctx) })
+	grp.Go(func() error { return reaper.Run(gctx) })
 	grp.Go(func() error {
 		<-gctx.Done()
 		// Stop in order: streams first, then HTTP, then the rest via gctx.
