@@ -137,12 +137,10 @@ func (r *jobRun) buildResults(f *buildFacts, state []byte, resources []provision
 		}
 		var deadline *time.Time
 		if t == provisioner.TransitionStart {
-			ttl := f.template.DefaultTTLMillis
-			if f.workspace.TTLMillis != nil {
-				ttl = *f.workspace.TTLMillis
-			}
-			if ttl > 0 {
-				d := db.Now().Add(time.Duration(ttl) * time.Millisecond)
+			// The workspace's TTL alone decides: creation copies the
+			// template's default, and null means autostop is off.
+			if ttl := f.workspace.TTLMillis; ttl != nil && *ttl > 0 {
+				d := db.Now().Add(time.Duration(*ttl) * time.Millisecond)
 				deadline = &d
 			}
 		}

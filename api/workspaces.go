@@ -120,9 +120,15 @@ func (a *API) createWorkspace(c *gin.Context, org *db.Organization, owner *db.Us
 				WithValidation("ttl_ms", "ttl must be between 1 minute and 30 days")
 		}
 	}
+	var nextStart *time.Time
 	if req.AutostartSchedule != nil && *req.AutostartSchedule != "" {
-		if err := validateSchedule(*req.AutostartSchedule); err != nil {
+		sched, err := parseWeeklySchedule(*req.AutostartSchedule)
+		if err != nil {
 			return httpapi.BadRequest("Invalid Autostart Schedule.").WithValidation("autostart_schedule", err.Error())
+		}
+		if next, ok := sched.nextAllowed(time.Now(), tpl.AutostartRequirementDaysOfWeek); ok {
+			next = next.UTC().Truncate(time.Microsecond)
+			nextStart = &next
 		}
 	}
 	switch req.AutomaticUpdates {
@@ -140,7 +146,7 @@ func (a *API) createWorkspace(c *gin.Context, org *db.Organization, owner *db.Us
 		AutomaticUpdates: string(req.AutomaticUpdates),
 	}
 	if req.AutostartSchedule != nil && *req.AutostartSchedule != "" {
-		ws.AutostartSchedule = req.AutostartSchedule
+		ws.AutostartSchedule, ws.NextStartAt = req.AutostartSchedule, nextStart
 	}
 	if ws.TTLMillis == nil && tpl.DefaultTTLMillis > 0 {
 		ttl := tpl.DefaultTTLMillis

@@ -97,10 +97,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	identity := opts.ID.String()
 	wf := NewWorkflowWorker(opts.Temporal, opts.Queues, identity)
-	ctl := tworker.New(opts.Temporal, opts.Queues.Control(), tworker.Options{
-		Identity: identity, WorkerStopTimeout: opts.StopTimeout,
-	})
-	ctl.RegisterActivityWithOptions(acts.FinishJob, activity.RegisterOptions{Name: workflows.ActFinishJob})
+	ctl := NewControlWorker(opts.Temporal, opts.Queues, acts, identity)
 	prov := tworker.New(opts.Temporal, queue, tworker.Options{
 		Identity: identity, WorkerStopTimeout: opts.StopTimeout,
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentJobs,
@@ -185,6 +182,16 @@ func adoptJobs(ctx context.Context, opts Options) {
 		}
 		opts.Log.Info("adopted pending job", "job_id", j.ID, "task_queue", j.TaskQueue)
 	}
+}
+
+// NewControlWorker returns a Temporal worker for the database-only
+// activities (FinishJob) on the control queue. Both berth server and berth
+// worker run one, so jobs can always be finished, even with every
+// provisioner worker gone.
+func NewControlWorker(tc client.Client, queues workflows.Queues, acts *activities.Activities, identity string) tworker.Worker {
+	w := tworker.New(tc, queues.Control(), tworker.Options{Identity: identity})
+	w.RegisterActivityWithOptions(acts.FinishJob, activity.RegisterOptions{Name: workflows.ActFinishJob})
+	return w
 }
 
 func resolveOrganization(ctx context.Context, store *db.Store, ref string) (*db.Organization, error) {

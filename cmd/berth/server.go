@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/berth-dev/berth/activities"
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/dispatch"
 	"github.com/berth-dev/berth/db"
@@ -66,8 +67,21 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	rec := dispatch.NewReconciler(disp, store, quartz.NewReal(), log)
 	reaper := dispatch.NewReaper(disp, store, quartz.NewReal(), log)
 	reaper.PendingAfter, reaper.HungAfter = s.ReapPendingAfter, s.ReapHungAfter
+	// The server finishes jobs itself (FinishJob is database-only), so a
+	// job can end even when no provisioner worker is alive.
+	serverID := uuid.New()
+	acts, err := activities.New(activities.Options{Store: store, WorkerID: serverID, Log: log})
+	if err != nil {
+		return err
+	}
+	queues := workflows.Queues{Prefix: s.QueuePrefix}
+	ctl := worker.NewControlWorker(tc, queues, acts, "server-"+serverID.String())
+	if err := ctl.Start(); err != nil {
+		return fmt.Errorf("start control worker: %w", err)
+	}
+	defer ctl.Stop()
 	if s.RunWorkflows {
-		wf := worker.NewWorkflowWorker(tc, workflows.Queues{Prefix: s.QueuePrefix}, "server-"+uuid.NewString())
+		wf := worker.NewWorkflowWorker(tc, queues, "server-"+serverID.String())
 		if err := wf.Start(); err != nil {
 			return fmt.Errorf("start workflow worker: %w", err)
 		}
