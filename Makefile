@@ -10,7 +10,7 @@ TEMPORAL_CLI_VERSION = $(shell $(GO) list -C tools/temporal -m -f '{{.Version}}'
 FUZZTIME ?= 30s
 BENCH ?= .
 
-.PHONY: build dev test lint bench fuzz migrate-new clean tools
+.PHONY: build dev test lint bench bench-go fuzz migrate-new clean tools
 
 ## build: bin/berth
 build:
@@ -32,8 +32,12 @@ lint: $(BIN)/workflowcheck $(BIN)/staticcheck
 	$(BIN)/workflowcheck ./workflows/...
 	$(BIN)/staticcheck ./...
 
-## bench: every benchmark (BENCH=regexp to pick)
-bench: $(BIN)/temporal
+## bench: the deployment benchmark (cmd/bench): import, build, list and log latency, RSS; BENCH_FLAGS to pass flags
+bench: build $(BIN)/temporal
+	$(GO) run ./cmd/bench --berth $(BIN)/berth --temporal-cli $(BIN)/temporal $(BENCH_FLAGS)
+
+## bench-go: every Go benchmark (BENCH=regexp to pick)
+bench-go: $(BIN)/temporal
 	TEMPORAL_CLI=$(BIN)/temporal $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./...
 
 ## fuzz: FuzzExtractArchive for FUZZTIME (30s)
