@@ -1,0 +1,360 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// WorkspaceListFilter selects a page of GET /workspaces. Zero values do not
+// filter. String values are compared case-insensitively and must already be
+// lower-case (the search grammar lower-cases the whole query).
+type WorkspaceListFilter struct {
+	// CallerID is the user whose favorites sort first.
+	CallerID uuid.UUID
+	// VisibleOwnerID restricts the list to one owner's workspaces: the
+	// caller's, for anyone who is not a site owner.
+	VisibleOwnerID uuid.NullUUID
+
+	// OwnerID is `owner:me` (or an owner given by ID).
+	OwnerID uuid.NullUUID
+	// OwnerUsername is `owner:<username>`; an unknown username matches
+	// nothing.
+	OwnerUsername string
+	// NameContains is a substring of the workspace name.
+	NameContains string
+	// TemplateName is an exact template name, in any organization.
+	TemplateName string
+	// Status is a workspace status (API-NOTES §4.3), derived from the latest
+	// build's job status and transition (see workspaceStatusSQL).
+	Status string
+	// Outdated: nil does not filter; otherwise whether the latest build's
+	// version differs from the template's active version.
+	Outdated *bool
+	// Dormant keeps only dormant workspaces.
+	Dormant bool
+	// IDs keeps workspaces with any of these IDs.
+	IDs []uuid.UUID
+	// OrganizationID or OrganizationName (lower-case) selects one
+	// organization; an unknown name matches nothing.
+	OrganizationID   uuid.NullUUID
+	OrganizationName string
+	// LastUsedAfter and LastUsedBefore are inclusive bounds on last_used_at.
+	LastUsedAfter  *time.Time
+	LastUsedBefore *time.Time
+	// Params must all be present on the latest build.
+	Params []WorkspaceParamFilter
+
+	// Limit (0: no limit) and Offset page the ordered list.
+	Limit, Offset int
+}
+
+// WorkspaceParamFilter matches a parameter of a workspace's latest build by
+// name and, with HasValue, by value (both case-insensitive, lower-case).
+type WorkspaceParamFilter struct {
+	Name     string
+	Value    string
+	HasValue bool
+}
+
+// WorkspaceListRow is one workspace of a page, with what the page query
+// already knows about it.
+type WorkspaceListRow struct {
+	Workspace `bun:",extend"`
+
+	// Favorite: the caller marked the workspace as a favorite.
+	Favorite bool `bun:"favorite"`
+	// LatestBuildID and LatestJobID identify the highest-numbered build.
+	LatestBuildID uuid.UUID `bun:"latest_build_id,type:uuid"`
+	LatestJobID   uuid.UUID `bun:"latest_job_id,type:uuid"`
+	// Total is the number of matching workspaces before paging.
+	Total int `bun:"total"`
+}
+
+// WorkspacePage is a page of ListWorkspaces.
+type WorkspacePage struct {
+	Rows  []*WorkspaceListRow
+	Count int // matching workspaces before paging
+}
+
+// workspaceStatusSQL is the §4.3 workspace status of the latest build lb
+// and its job j. It mirrors the API's Go mapping (canceling, canceled and
+// failed pass through).
+const workspaceStatusSQL = `CASE j.job_status
+	WHEN 'pending' THEN 'pending'
+	WHEN 'running' THEN CASE lb.transition WHEN 'start' THEN 'starting' WHEN 'stop' THEN 'stopping' ELSE 'deleting' END
+	WHEN 'succeeded' THEN CASE lb.transition WHEN 'start' THEN 'running' WHEN 'stop' THEN 'stopped' ELSE 'deleted' END
+	ELSE j.job_status END`
+
+// latestBuildJoin joins each workspace w to its highest-numbered build lb
+// (through the (workspace_id, build_number) unique index) and that build's
+// job j. Every workspace has build 1: it is inserted in the same
+// transaction as the workspace.
+const latestBuildJoin = `JOIN LATERAL (
+		SELECT b.id, b.job_id, b.transition, b.template_version_id FROM workspace_builds AS b
+		WHERE b.workspace_id = w.id ORDER BY b.build_number DESC LIMIT 1
+	) AS lb ON true
+	JOIN provisioner_jobs AS j ON j.id = lb.job_id`
+
+// workspaceListOrder: the caller's favorites, then workspaces whose latest
+// build is a successful start, then owner username and workspace name (both
+// case-insensitive); the ID makes the order total.
+const workspaceListOrder = `favorite DESC, (j.job_status = 'succeeded' AND lb.transition = 'start') DESC,
+	lower(u.username), lower(w.name), w.id`
+
+// filterWorkspaces adds f's conditions to a select over workspaces w, users
+// u, the latest build lb and its job j.
+func filterWorkspaces(q *bun.SelectQuery, f WorkspaceListFilter) *bun.SelectQuery {
+	q = q.Where("NOT w.deleted")
+	if f.VisibleOwnerID.Valid {
+		q = q.Where("w.owner_id = ?", f.VisibleOwnerID.UUID)
+	}
+	if f.OwnerID.Valid {
+		q = q.Where("w.owner_id = ?", f.OwnerID.UUID)
+	}
+	if f.OwnerUsername != "" {
+		q = q.Where("lower(u.username) = ?", f.OwnerUsername).Where("NOT u.deleted")
+	}
+	if f.NameContains != "" {
+		q = q.Where("lower(w.name) LIKE ?", "%"+likeEscape(f.NameContains)+"%")
+	}
+	if f.TemplateName != "" {
+		q = q.Where("w.template_id IN (SELECT t.id FROM templates AS t WHERE lower(t.name) = ?)", f.TemplateName)
+	}
+	if f.Status != "" {
+		q = q.Where("("+workspaceStatusSQL+") = ?", f.Status)
+	}
+	if f.Outdated != nil {
+		q = q.Where("(lb.template_version_id <> (SELECT t.active_version_id FROM templates AS t WHERE t.id = w.template_id)) = ?", *f.Outdated)
+	}
+	if f.Dormant {
+		q = q.Where("w.dormant_at IS NOT NULL")
+	}
+	if len(f.IDs) > 0 {
+		q = q.Where("w.id IN (?)", bun.List(f.IDs))
+	}
+	if f.OrganizationID.Valid {
+		q = q.Where("w.organization_id = ?", f.OrganizationID.UUID)
+	}
+	if f.OrganizationName != "" {
+		q = q.Where("w.organization_id IN (SELECT o.id FROM organizations AS o WHERE lower(o.name) = ?)", f.OrganizationName)
+	}
+	if f.LastUsedAfter != nil {
+		q = q.Where("w.last_used_at >= ?", *f.LastUsedAfter)
+	}
+	if f.LastUsedBefore != nil {
+		q = q.Where("w.last_used_at <= ?", *f.LastUsedBefore)
+	}
+	for _, p := range f.Params {
+		if p.HasValue {
+			q = q.Where(`EXISTS (SELECT 1 FROM workspace_build_parameters AS p
+				WHERE p.workspace_build_id = lb.id AND lower(p.name) = ? AND lower(p.value) = ?)`, p.Name, p.Value)
+		} else {
+			q = q.Where(`EXISTS (SELECT 1 FROM workspace_build_parameters AS p
+				WHERE p.workspace_build_id = lb.id AND lower(p.name) = ?)`, p.Name)
+		}
+	}
+	return q
+}
+
+// workspaceListQuery is the page query: the matching workspaces in list
+// order, each with the caller's favorite flag, its latest build and job IDs
+// and the total count (a window over the whole filtered set).
+func (s *Store) workspaceListQuery(f WorkspaceListFilter) *bun.SelectQuery {
+	q := s.db.NewSelect().
+		TableExpr("workspaces AS w").
+		ColumnExpr("w.*").
+		ColumnExpr("fav.user_id IS NOT NULL AS favorite").
+		ColumnExpr("lb.id AS latest_build_id, lb.job_id AS latest_job_id").
+		ColumnExpr("count(*) OVER () AS total").
+		Join("JOIN users AS u ON u.id = w.owner_id").
+		Join(latestBuildJoin).
+		Join("LEFT JOIN workspace_favorites AS fav ON fav.workspace_id = w.id AND fav.user_id = ?", f.CallerID)
+	q = filterWorkspaces(q, f).OrderExpr(workspaceListOrder).Offset(f.Offset)
+	if f.Limit > 0 {
+		q = q.Limit(f.Limit)
+	}
+	return q
+}
+
+// ListWorkspaces returns a page of live workspaces and the number matching
+// before paging, in one query (a second one only when the page is empty
+// because the offset is past the end, to still report the count).
+func (s *Store) ListWorkspaces(ctx context.Context, f WorkspaceListFilter) (WorkspacePage, error) {
+	page := WorkspacePage{Rows: []*WorkspaceListRow{}}
+	if err := s.workspaceListQuery(f).Scan(ctx, &page.Rows); err != nil {
+		return page, wrap("list workspaces", err)
+	}
+	if len(page.Rows) > 0 {
+		page.Count = page.Rows[0].Total
+		return page, nil
+	}
+	if f.Offset == 0 {
+		return page, nil
+	}
+	q := s.db.NewSelect().TableExpr("workspaces AS w").ColumnExpr("count(*)").
+		Join("JOIN users AS u ON u.id = w.owner_id").
+		Join(latestBuildJoin)
+	if err := filterWorkspaces(q, f).Scan(ctx, &page.Count); err != nil {
+		return page, wrap("count workspaces", err)
+	}
+	return page, nil
+}
+
+// JobWithWorker is a job with the name of the daemon that claimed it ("" if
+// none did or the daemon is gone).
+type JobWithWorker struct {
+	ProvisionerJob `bun:",extend"`
+
+	WorkerName string `bun:"worker_name"`
+}
+
+// GetJobsWithWorkers returns jobs by ID with their workers' names, in one
+// query.
+func (s *Store) GetJobsWithWorkers(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*JobWithWorker, error) {
+	out := make(map[uuid.UUID]*JobWithWorker, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var js []*JobWithWorker
+	err := s.db.NewSelect().TableExpr("provisioner_jobs AS j").ColumnExpr("j.*").
+		ColumnExpr("coalesce(d.name, '') AS worker_name").
+		Join("LEFT JOIN provisioner_daemons AS d ON d.id = j.worker_id").
+		Where("j.id IN (?)", bun.List(ids)).Scan(ctx, &js)
+	if err != nil {
+		return nil, wrap("get provisioner jobs with workers", err)
+	}
+	for _, j := range js {
+		out[j.ID] = j
+	}
+	return out, nil
+}
+
+// GetWorkspaceBuildsByIDs returns builds by ID.
+func (s *Store) GetWorkspaceBuildsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*WorkspaceBuild, error) {
+	out := make(map[uuid.UUID]*WorkspaceBuild, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var bs []*WorkspaceBuild
+	if err := s.db.NewSelect().Model(&bs).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, wrap("get workspace builds", err)
+	}
+	for _, b := range bs {
+		out[b.ID] = b
+	}
+	return out, nil
+}
+
+// GetTemplatesByIDs returns templates by ID, deleted ones included.
+func (s *Store) GetTemplatesByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Template, error) {
+	out := make(map[uuid.UUID]*Template, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var ts []*Template
+	if err := s.db.NewSelect().Model(&ts).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, wrap("get templates", err)
+	}
+	for _, t := range ts {
+		out[t.ID] = t
+	}
+	return out, nil
+}
+
+// GetOrganizationsByIDs returns organizations by ID.
+func (s *Store) GetOrganizationsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Organization, error) {
+	out := make(map[uuid.UUID]*Organization, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var orgs []*Organization
+	if err := s.db.NewSelect().Model(&orgs).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, wrap("get organizations", err)
+	}
+	for _, o := range orgs {
+		out[o.ID] = o
+	}
+	return out, nil
+}
+
+// GetResourcesByJobIDs returns the resources of several jobs, each job's in
+// the order GetJobResources uses. Every requested job has an entry.
+func (s *Store) GetResourcesByJobIDs(ctx context.Context, jobIDs []uuid.UUID) (map[uuid.UUID][]WorkspaceResource, error) {
+	out := make(map[uuid.UUID][]WorkspaceResource, len(jobIDs))
+	if len(jobIDs) == 0 {
+		return out, nil
+	}
+	for _, id := range jobIDs {
+		out[id] = []WorkspaceResource{}
+	}
+	var rs []WorkspaceResource
+	if err := s.db.NewSelect().Model(&rs).Where("job_id IN (?)", bun.List(jobIDs)).
+		OrderExpr("job_id, transition, position").Scan(ctx); err != nil {
+		return nil, wrap("get job resources", err)
+	}
+	for _, r := range rs {
+		out[r.JobID] = append(out[r.JobID], r)
+	}
+	return out, nil
+}
+
+// GetJobQueues computes GetJobQueue's figures for several jobs in one query.
+// Position and size are counted only for pending jobs; every requested job
+// has an entry.
+func (s *Store) GetJobQueues(ctx context.Context, jobIDs []uuid.UUID) (map[uuid.UUID]*JobQueue, error) {
+	out := make(map[uuid.UUID]*JobQueue, len(jobIDs))
+	if len(jobIDs) == 0 {
+		return out, nil
+	}
+	for _, id := range jobIDs {
+		out[id] = &JobQueue{AvailableWorkers: []uuid.UUID{}}
+	}
+	type row struct {
+		JobID    uuid.UUID `bun:"job_id"`
+		ID       uuid.UUID `bun:"id"`
+		LastSeen time.Time `bun:"last_seen_at"`
+		Online   bool      `bun:"online"`
+		Position int       `bun:"position"`
+		Size     int       `bun:"size"`
+	}
+	const pendingJobs = `p.started_at IS NULL AND p.completed_at IS NULL AND p.canceled_at IS NULL
+			AND p.organization_id = d.organization_id AND p.provisioner = ANY(d.provisioners)
+			AND CASE WHEN p.tags = '{"scope":"organization","owner":""}'::jsonb THEN d.tags = p.tags ELSE d.tags @> p.tags END`
+	cutoff := Now().Add(-DaemonOnlineWindow)
+	var rows []row
+	const pending = `j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL`
+	err := s.db.NewRaw(`SELECT j.id AS job_id, d.id, d.last_seen_at, d.last_seen_at > ?0 AS online,
+		CASE WHEN `+pending+` AND d.last_seen_at > ?0 THEN (SELECT count(*) FROM provisioner_jobs AS p
+			WHERE `+pendingJobs+` AND (p.created_at, p.id) <= (j.created_at, j.id)) ELSE 0 END AS position,
+		CASE WHEN `+pending+` AND d.last_seen_at > ?0 THEN (SELECT count(*) FROM provisioner_jobs AS p
+			WHERE `+pendingJobs+`) ELSE 0 END AS size
+		FROM provisioner_jobs AS j JOIN provisioner_daemons AS d ON `+daemonMatchesJob+`
+		WHERE j.id IN (?1)
+		ORDER BY j.id, d.id`, cutoff, bun.List(jobIDs)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, wrap("get job queues", err)
+	}
+	for _, r := range rows {
+		q := out[r.JobID]
+		q.Count++
+		if q.MostRecentlySeen == nil || r.LastSeen.After(*q.MostRecentlySeen) {
+			t := r.LastSeen.UTC()
+			q.MostRecentlySeen = &t
+		}
+		if !r.Online {
+			continue
+		}
+		q.Available++
+		q.AvailableWorkers = append(q.AvailableWorkers, r.ID)
+		if r.Position > 0 && (q.Position == 0 || r.Position < q.Position) {
+			q.Position = r.Position
+		}
+		if r.Size > q.Size {
+			q.Size = r.Size
+		}
+	}
+	return out, nil
+}
