@@ -147,13 +147,17 @@ func filterWorkspaces(q *bun.SelectQuery, f WorkspaceListFilter) *bun.SelectQuer
 	if f.LastUsedBefore != nil {
 		q = q.Where("w.last_used_at <= ?", *f.LastUsedBefore)
 	}
+	// OFFSET 0 keeps each EXISTS a per-row probe of the parameters' primary
+	// key: as a semi-join the planner underestimates lower(name) = ? AND
+	// lower(value) = ? and rescans every build's parameters for each
+	// workspace (1.5 s instead of 0.1 s over 10,000 workspaces).
 	for _, p := range f.Params {
 		if p.HasValue {
 			q = q.Where(`EXISTS (SELECT 1 FROM workspace_build_parameters AS p
-				WHERE p.workspace_build_id = lb.id AND lower(p.name) = ? AND lower(p.value) = ?)`, p.Name, p.Value)
+				WHERE p.workspace_build_id = lb.id AND lower(p.name) = ? AND lower(p.value) = ? OFFSET 0)`, p.Name, p.Value)
 		} else {
 			q = q.Where(`EXISTS (SELECT 1 FROM workspace_build_parameters AS p
-				WHERE p.workspace_build_id = lb.id AND lower(p.name) = ?)`, p.Name)
+				WHERE p.workspace_build_id = lb.id AND lower(p.name) = ? OFFSET 0)`, p.Name)
 		}
 	}
 	return q

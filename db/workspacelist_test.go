@@ -410,8 +410,9 @@ func TestGetJobQueuesMatchesGetJobQueue(t *testing.T) {
 }
 
 // TestListWorkspacesPlan checks the page query's plan on 5,000 workspaces:
-// the latest build is an index lookup per workspace (never a scan of all
-// builds), and a member's list reads only their workspaces through an index.
+// the latest build and its parameters are index lookups per workspace
+// (never a scan of every build or parameter), and a member's list reads
+// only their workspaces through an index.
 func TestListWorkspacesPlan(t *testing.T) {
 	t.Parallel()
 	w := newWLWorld(t)
@@ -419,10 +420,13 @@ func TestListWorkspacesPlan(t *testing.T) {
 	for name, f := range map[string]db.WorkspaceListFilter{
 		"owner, no filter": {CallerID: w.admin.ID, Limit: 25},
 		"member":           {CallerID: s.member.ID, VisibleOwnerID: uuid.NullUUID{UUID: s.member.ID, Valid: true}, Limit: 25},
+		"name and param": {CallerID: w.admin.ID, Limit: 25, NameContains: "77",
+			Params: []db.WorkspaceParamFilter{{Name: "region", Value: "eu", HasValue: true}, {Name: "size"}}},
 	} {
 		plan := w.explain(f)
 		t.Logf("%s:\n%s", name, plan)
 		require.NotContains(t, plan, "Seq Scan on workspace_builds", name)
+		require.NotContains(t, plan, "Seq Scan on workspace_build_parameters", name)
 		if f.VisibleOwnerID.Valid {
 			require.NotContains(t, plan, "Seq Scan on workspaces", name)
 		}
