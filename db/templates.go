@@ -159,8 +159,8 @@ type TemplateFilter struct {
 	// DisplayNameContains matches display_name, or name when it is empty.
 	DisplayNameContains string
 	AuthorID            uuid.NullUUID
-	// Deprecated: nil hides deprecated templates; true shows only them;
-	// false shows only the others.
+	// With Deprecated nil, deprecated templates are hidden; true shows only
+	// them; false shows only the others.
 	Deprecated *bool
 	Deleted    bool // list deleted templates instead of live ones
 }
