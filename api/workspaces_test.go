@@ -224,3 +224,42 @@ func TestWorkspaceBuildConcurrencyAndCancel(t *testing.T) {
 		assert.True(ct, ok && e.StatusCode() == http.StatusGone)
 	}, 60*time.Second, 20*time.Millisecond)
 }
+
+// TestWorkspaceBuildCancelPending cancels a build no worker has taken: it
+// ends canceled at once, never runs, and the workspace can build again.
+func TestWorkspaceBuildCancelPending(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	d := berthtest.New(t, berthtest.Options{})
+	owner := d.CreateFirstUser(ctx)
+	v := berthtest.WaitJob(ctx, t, owner.Client, createVersion(ctx, t, owner, workspaceSpec).ID)
+	tpl, err := owner.Client.CreateTemplate(ctx, owner.OrganizationID, sdk.CreateTemplateRequest{Name: "pending", VersionID: v.ID})
+	require.NoError(t, err)
+	ws, err := owner.Client.CreateUserWorkspace(ctx, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "queued"})
+	require.NoError(t, err)
+	waitBuild(t, owner.Client, ws.LatestBuild.ID)
+
+	// Route the next build to a tag set no worker has, so it stays pending.
+	_, err = d.DB.ExecContext(ctx, `UPDATE provisioner_jobs SET tags = '{"scope":"organization","owner":"","pool":"none"}'::jsonb, task_queue = 'nobody' WHERE id = ?`, v.Job.ID)
+	require.NoError(t, err)
+	stop, err := owner.Client.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "stop"})
+	require.NoError(t, err)
+	require.Equal(t, sdk.ProvisionerJobPending, stop.Job.Status)
+	require.Equal(t, sdk.WorkspaceStatus("pending"), stop.Status)
+	require.Equal(t, 0, stop.MatchedProvisioners.Available)
+
+	require.NoError(t, owner.Client.CancelWorkspaceBuild(ctx, stop.ID, sdk.CancelWorkspaceBuildParams{ExpectStatus: "pending"}))
+	got, err := owner.Client.WorkspaceBuild(ctx, stop.ID)
+	require.NoError(t, err)
+	require.Equal(t, sdk.ProvisionerJobCanceled, got.Job.Status, "a pending build is canceled at once")
+	require.Nil(t, got.Job.StartedAt)
+	err = owner.Client.CancelWorkspaceBuild(ctx, stop.ID, sdk.CancelWorkspaceBuildParams{})
+	requireStatus(t, err, http.StatusBadRequest, "Job has already completed!")
+	err = owner.Client.CancelWorkspaceBuild(ctx, stop.ID, sdk.CancelWorkspaceBuildParams{ExpectStatus: "bogus"})
+	requireStatus(t, err, http.StatusBadRequest, `Invalid expect_status "bogus". Only 'running' or 'pending' are allowed.`)
+
+	// The canceled build kept the running build's state; the next one runs.
+	state, err := owner.Client.WorkspaceBuildState(ctx, got.ID)
+	require.NoError(t, err)
+	require.Equal(t, "started", string(state))
+}
