@@ -324,3 +324,15 @@ func convertTemplateVersion(v *db.TemplateVersion, job *db.ProvisionerJob, creat
 		Readme: v.Readme, CreatedBy: convertMinimalUser(creator), Archived: v.Archived,
 	}
 }
+
+// versionTemplate returns the live template a version belongs to, or nil.
+func (a *API) versionTemplate(ctx context.Context, v *db.TemplateVersion) (*db.Template, error) {
+	if !v.TemplateID.Valid {
+		return nil, nil
+	}
+	t, err := a.store.GetTemplateByID(ctx, v.TemplateID.UUID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, nil
+	}
+	return t, err
+}

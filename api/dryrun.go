@@ -122,11 +122,9 @@ func (a *API) templateVersionDryRun(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	var tpl *db.Template
-	if v.TemplateID.Valid {
-		if tpl, err = a.store.GetTemplateByID(c.Request.Context(), v.TemplateID.UUID); err != nil && !errors.Is(err, db.ErrNotFound) {
-			return err
-		}
+	tpl, err := a.versionTemplate(c.Request.Context(), v)
+	if err != nil {
+		return err
 	}
 	return httpapi.Write(c, http.StatusOK, convertJob(job, jobView{queue: queue, workerName: workerName, metadata: versionMetadata(v, tpl)}))
 }
@@ -208,11 +206,9 @@ func (a *API) patchTemplateVersion(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	var tpl *db.Template
-	if v.TemplateID.Valid {
-		if tpl, err = a.store.GetTemplateByID(ctx, v.TemplateID.UUID); err != nil && !errors.Is(err, db.ErrNotFound) {
-			return err
-		}
+	tpl, err := a.versionTemplate(ctx, v)
+	if err != nil {
+		return err
 	}
 	out, err := a.convertTemplateVersionFull(c, v, job, tpl, nil, false)
 	if err != nil {

@@ -195,11 +195,9 @@ func (a *API) templateVersion(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	var tpl *db.Template
-	if v.TemplateID.Valid {
-		if tpl, err = a.store.GetTemplateByID(ctx, v.TemplateID.UUID); err != nil && !errors.Is(err, db.ErrNotFound) {
-			return err
-		}
+	tpl, err := a.versionTemplate(ctx, v)
+	if err != nil {
+		return err
 	}
 	out, err := a.convertTemplateVersionFull(c, v, job, tpl, nil, false)
 	if err != nil {
