@@ -136,10 +136,16 @@ func matchedProvisioners(q *db.JobQueue) *sdk.MatchedProvisioners {
 
 // jobDetails loads the queue figures and the worker's name of a job: at
 // most two queries, whatever the job.
-func (a *API) jobDetails(ctx context.Context, j *db.ProvisionerJob) (*db.JobQueue, string, error) {
-	q, err := a.store.GetJobQueue(ctx, j)
-	if err != nil {
-		return nil, "", err
+//
+// withQueue false skips the queue query for a job that is not pending
+// (figures are 0 then), for the responses that only show them while pending.
+func (a *API) jobDetails(ctx context.Context, j *db.ProvisionerJob, withQueue bool) (*db.JobQueue, string, error) {
+	q := &db.JobQueue{AvailableWorkers: []uuid.UUID{}}
+	if withQueue || j.Status == db.JobPending {
+		var err error
+		if q, err = a.store.GetJobQueue(ctx, j); err != nil {
+			return nil, "", err
+		}
 	}
 	name := ""
 	if j.WorkerID.Valid {
@@ -174,7 +180,7 @@ func (a *API) convertTemplateVersionFull(c *gin.Context, v *db.TemplateVersion, 
 		}
 		creator = users[v.CreatedBy]
 	}
-	queue, workerName, err := a.jobDetails(ctx, job)
+	queue, workerName, err := a.jobDetails(ctx, job, false)
 	if err != nil {
 		return sdk.TemplateVersion{}, err
 	}

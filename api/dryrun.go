@@ -118,7 +118,7 @@ func (a *API) templateVersionDryRun(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	queue, workerName, err := a.jobDetails(c.Request.Context(), job)
+	queue, workerName, err := a.jobDetails(c.Request.Context(), job, false)
 	if err != nil {
 		return err
 	}

@@ -122,7 +122,7 @@ func (a *API) loadBuildView(ctx context.Context, b *db.WorkspaceBuild, ws *db.Wo
 		}
 		*b = *fresh
 	}
-	if v.queue, v.worker, err = a.jobDetails(ctx, v.job); err != nil {
+	if v.queue, v.worker, err = a.jobDetails(ctx, v.job, true); err != nil {
 		return v, err
 	}
 	if v.resources, err = a.store.GetJobResources(ctx, b.JobID); err != nil {
