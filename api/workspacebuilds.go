@@ -64,11 +64,7 @@ func (a *API) workspace(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := a.convertWorkspace(c.Request.Context(), httpmw.ActorFrom(c).User, ws)
-	if err != nil {
-		return err
-	}
-	return httpapi.Write(c, http.StatusOK, out)
+	return a.writeWorkspace(c, ws)
 }
 
 // workspaceByOwnerName loads /users/{user}/workspace/{workspacename}.
@@ -96,11 +92,7 @@ func (a *API) workspaceByOwnerAndName(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := a.convertWorkspace(c.Request.Context(), httpmw.ActorFrom(c).User, ws)
-	if err != nil {
-		return err
-	}
-	return httpapi.Write(c, http.StatusOK, out)
+	return a.writeWorkspace(c, ws)
 }
 
 func (a *API) createWorkspaceBuild(c *gin.Context) error {

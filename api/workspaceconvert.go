@@ -3,9 +3,13 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http"
 
+	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/berth-dev/berth/api/httpapi"
+	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
 )
@@ -176,4 +180,13 @@ func workspaceJSON(ws *db.Workspace, org *db.Organization, bv buildView, latest 
 		out.Outdated = latest.TemplateVersionID != t.ActiveVersionID
 	}
 	return out
+}
+
+// writeWorkspace answers 200 with the workspace as the caller sees it.
+func (a *API) writeWorkspace(c *gin.Context, ws *db.Workspace) error {
+	out, err := a.convertWorkspace(c.Request.Context(), httpmw.ActorFrom(c).User, ws)
+	if err != nil {
+		return err
+	}
+	return httpapi.Write(c, http.StatusOK, out)
 }

@@ -205,11 +205,7 @@ func (a *API) putWorkspaceDormant(c *gin.Context) error {
 	if ws, err = a.store.GetWorkspaceByID(ctx, ws.ID); err != nil {
 		return err
 	}
-	out, err := a.convertWorkspace(ctx, httpmw.ActorFrom(c).User, ws)
-	if err != nil {
-		return err
-	}
-	return httpapi.Write(c, http.StatusOK, out)
+	return a.writeWorkspace(c, ws)
 }
 
 // putExtendWorkspace moves the latest build's deadline:
