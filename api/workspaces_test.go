@@ -190,13 +190,14 @@ func TestWorkspaceBuildConcurrencyAndCancel(t *testing.T) {
 	require.Equal(t, sdk.ProvisionerJobCanceled, b.Job.Status)
 	require.Equal(t, sdk.WorkspaceStatus("canceled"), b.Status)
 
-	// Now exactly one of 20 concurrent builds wins.
+	// Now exactly one of 20 concurrent starts wins (its apply hangs, so it
+	// stays active while the others arrive).
 	codes = map[int]int{}
 	for range 20 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := owner.Client.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "stop"})
+			_, err := owner.Client.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "start"})
 			code := http.StatusCreated
 			if e, ok := sdk.AsError(err); ok {
 				code = e.StatusCode()
