@@ -51,7 +51,7 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 		temporalAddr = "127.0.0.1:7233"
 		args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", "7233",
 			"--ui-port", strconv.Itoa(d.UIPort), "--db-filename", filepath.Join(dir, "temporal.db"),
-			"--log-level", "warn", "--namespace", "default"}
+			"--log-level", "error", "--namespace", "default"}
 		args = append(args, workflows.SearchAttributeFlags()...)
 		args = append(args, workflows.DevServerFlags()...)
 		cmd := exec.Command(d.TemporalCLI, args...)

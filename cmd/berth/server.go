@@ -90,9 +90,16 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	}
 	shutdownCtx, shutdown := context.WithCancel(context.Background())
 	defer shutdown()
+	// The default organization is created once per database, so its ID
+	// identifies the deployment.
+	defOrg, err := store.GetDefaultOrganization(ctx)
+	if err != nil {
+		return err
+	}
 	a, err := api.New(api.Options{
 		Store: store, PubSub: ps, Dispatcher: disp, Log: log, AccessURL: accessURL,
 		BuildVersion: version, MaxFileSize: s.MaxFileSize, ShutdownCtx: shutdownCtx,
+		DeploymentID: defOrg.ID.String(),
 	})
 	if err != nil {
 		return err
