@@ -25,6 +25,20 @@ func runningBuild(t *testing.T, c *sdk.Client, id uuid.UUID) {
 	}, 60*time.Second, 20*time.Millisecond)
 }
 
+// slowWorkspace creates a workspace from buildSpec and waits until its
+// first build is running.
+func slowWorkspace(t *testing.T, c *sdk.Client, owner berthtest.Owner) sdk.Workspace {
+	t.Helper()
+	ctx := t.Context()
+	v := berthtest.WaitJob(ctx, t, c, createVersion(ctx, t, owner, buildSpec).ID)
+	tpl, err := c.CreateTemplate(ctx, owner.OrganizationID, sdk.CreateTemplateRequest{Name: "slow", VersionID: v.ID})
+	require.NoError(t, err)
+	ws, err := c.CreateUserWorkspace(ctx, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "victim"})
+	require.NoError(t, err)
+	runningBuild(t, c, ws.LatestBuild.ID)
+	return ws
+}
+
 func waitBuild(t *testing.T, c *sdk.Client, id uuid.UUID) sdk.WorkspaceBuild {
 	t.Helper()
 	var b sdk.WorkspaceBuild
@@ -44,17 +58,8 @@ func waitBuild(t *testing.T, c *sdk.Client, id uuid.UUID) sdk.WorkspaceBuild {
 func TestWorkerKilledMidBuild(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	e := newEnv(t)
-	store := e.store()
-	c := e.startServer()
-	w := e.startWorker(store, "doomed")
-	owner := login(ctx, t, c)
-	v := berthtest.WaitJob(ctx, t, c, createVersion(ctx, t, owner, buildSpec).ID)
-	tpl, err := c.CreateTemplate(ctx, owner.OrganizationID, sdk.CreateTemplateRequest{Name: "slow", VersionID: v.ID})
-	require.NoError(t, err)
-	ws, err := c.CreateUserWorkspace(ctx, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "victim"})
-	require.NoError(t, err)
-	runningBuild(t, c, ws.LatestBuild.ID)
+	e, store, c, w, owner := deploy(t, "doomed")
+	ws := slowWorkspace(t, c, owner)
 	w.signal(syscall.SIGKILL)
 	<-w.done
 
@@ -78,17 +83,8 @@ func TestWorkerKilledMidBuild(t *testing.T) {
 func TestCancelWhileWorkerDead(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	e := newEnv(t)
-	store := e.store()
-	c := e.startServer()
-	w := e.startWorker(store, "doomed")
-	owner := login(ctx, t, c)
-	v := berthtest.WaitJob(ctx, t, c, createVersion(ctx, t, owner, buildSpec).ID)
-	tpl, err := c.CreateTemplate(ctx, owner.OrganizationID, sdk.CreateTemplateRequest{Name: "slow", VersionID: v.ID})
-	require.NoError(t, err)
-	ws, err := c.CreateUserWorkspace(ctx, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "victim"})
-	require.NoError(t, err)
-	runningBuild(t, c, ws.LatestBuild.ID)
+	e, store, c, w, owner := deploy(t, "doomed")
+	ws := slowWorkspace(t, c, owner)
 	w.signal(syscall.SIGKILL)
 	<-w.done
 

@@ -151,6 +151,27 @@ func (e *env) store() *db.Store {
 	return db.NewStore(bdb)
 }
 
+// deploy starts a server and one worker on a fresh environment and logs in
+// the first user.
+func deploy(t *testing.T, worker string) (*env, *db.Store, *sdk.Client, *proc, berthtest.Owner) {
+	e := newEnv(t)
+	store := e.store()
+	c := e.startServer()
+	w := e.startWorker(store, worker)
+	return e, store, c, w, login(t.Context(), t, c)
+}
+
+// runningOn waits until a template version's job runs on the named worker.
+func runningOn(t *testing.T, c *sdk.Client, id uuid.UUID, worker string) {
+	t.Helper()
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		got, err := c.TemplateVersion(t.Context(), id)
+		assert.NoError(ct, err)
+		assert.Equal(ct, sdk.ProvisionerJobRunning, got.Job.Status)
+		assert.Equal(ct, worker, got.Job.WorkerName)
+	}, 30*time.Second, 20*time.Millisecond)
+}
+
 func login(ctx context.Context, t *testing.T, c *sdk.Client) berthtest.Owner {
 	first, err := c.CreateFirstUser(ctx, sdk.CreateFirstUserRequest{Email: "owner@example.com", Username: "owner", Password: berthtest.OwnerPassword})
 	require.NoError(t, err)
@@ -172,11 +193,7 @@ func createVersion(ctx context.Context, t *testing.T, o berthtest.Owner, spec st
 func TestImportWithSeparateWorkerProcess(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	e := newEnv(t)
-	store := e.store()
-	c := e.startServer()
-	e.startWorker(store, "w1")
-	owner := login(ctx, t, c)
+	_, _, c, _, owner := deploy(t, "w1")
 
 	v := createVersion(ctx, t, owner, `{"version":1,"readme":"hi","steps":{"plan":{"logs":[{"output":"planning ${transition}"}]}}}`)
 	v = berthtest.WaitJob(ctx, t, c, v.ID)
@@ -206,19 +223,10 @@ func TestImportWithSeparateWorkerProcess(t *testing.T) {
 func TestWorkerKilledMidImport(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	e := newEnv(t)
-	store := e.store()
-	c := e.startServer()
-	first := e.startWorker(store, "doomed")
-	owner := login(ctx, t, c)
+	e, store, c, first, owner := deploy(t, "doomed")
 
 	v := createVersion(ctx, t, owner, `{"version":1,"steps":{"plan:start":{"logs":[{"output":"slow","delay_ms":4000}]}}}`)
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		got, err := c.TemplateVersion(ctx, v.ID)
-		assert.NoError(ct, err)
-		assert.Equal(ct, sdk.ProvisionerJobRunning, got.Job.Status)
-		assert.Equal(ct, "doomed", got.Job.WorkerName)
-	}, 30*time.Second, 20*time.Millisecond)
+	runningOn(t, c, v.ID, "doomed")
 	first.signal(syscall.SIGKILL)
 	<-first.done
 

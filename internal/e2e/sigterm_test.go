@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-dev/berth/api/sdk"
@@ -22,16 +20,6 @@ func (p *proc) output() string {
 }
 
 // runningOn waits until the import of version id runs on the named worker.
-func runningOn(t *testing.T, c *sdk.Client, id uuid.UUID, worker string) {
-	t.Helper()
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		got, err := c.TemplateVersion(t.Context(), id)
-		assert.NoError(ct, err)
-		assert.Equal(ct, sdk.ProvisionerJobRunning, got.Job.Status)
-		assert.Equal(ct, worker, got.Job.WorkerName)
-	}, 30*time.Second, 20*time.Millisecond)
-}
-
 // terminate sends SIGTERM and waits for the process to exit, returning how
 // long that took. It fails the test if the process is not gone within limit
 // or did not exit with status 0.
@@ -57,11 +45,7 @@ func terminate(t *testing.T, p *proc, limit time.Duration) time.Duration {
 func TestWorkerSIGTERMFinishesRunningJob(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	e := newEnv(t)
-	store := e.store()
-	c := e.startServer()
-	a := e.startWorker(store, "a")
-	owner := login(ctx, t, c)
+	e, store, c, a, owner := deploy(t, "a")
 
 	const delay = 3 * time.Second
 	v := createVersion(ctx, t, owner, `{"version":1,"steps":{"plan:start":{"logs":[{"output":"slow","delay_ms":3000}]}}}`)
@@ -91,11 +75,7 @@ func TestWorkerSIGTERMFinishesRunningJob(t *testing.T) {
 func TestWorkerSIGTERMStopsTakingJobs(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	e := newEnv(t)
-	store := e.store()
-	c := e.startServer()
-	a := e.startWorker(store, "a")
-	owner := login(ctx, t, c)
+	e, store, c, a, owner := deploy(t, "a")
 
 	slow := createVersion(ctx, t, owner, `{"version":1,"steps":{"plan:start":{"logs":[{"output":"slow","delay_ms":8000}]}}}`)
 	runningOn(t, c, slow.ID, "a")
