@@ -7,22 +7,33 @@ GO ?= go
 # The Temporal CLI reports the version pinned in tools/temporal/go.mod.
 TEMPORAL_CLI_VERSION = $(shell $(GO) list -C tools/temporal -m -f '{{.Version}}' github.com/temporalio/cli)
 
+# Terraform: $BERTH_TERRAFORM_PATH, else terraform or tofu on PATH, else
+# bin/terraform built from tools/terraform (Terraform 1.5.7, the last MPL
+# release). The coder provider is built from tools/coderprovider into a
+# filesystem mirror, so templates using it need no network.
+TERRAFORM ?= $(or $(BERTH_TERRAFORM_PATH),$(shell command -v terraform || command -v tofu),$(BIN)/terraform)
+TF_MIRROR := $(BIN)/terraform-providers
+TF_PLATFORM := $(shell $(GO) env GOOS)_$(shell $(GO) env GOARCH)
+CODER_PROVIDER_VERSION := $(patsubst v%,%,$(shell sed -n 's|^\s*github.com/coder/terraform-provider-coder/v2 \(v[^ ]*\).*|\1|p' tools/coderprovider/go.mod))
+CODER_PROVIDER := $(TF_MIRROR)/registry.terraform.io/coder/coder/$(CODER_PROVIDER_VERSION)/$(TF_PLATFORM)/terraform-provider-coder_v$(CODER_PROVIDER_VERSION)
+TF_ENV = BERTH_TERRAFORM_PATH=$(TERRAFORM) BERTH_TERRAFORM_MIRROR=$(TF_MIRROR)
+
 FUZZTIME ?= 30s
 BENCH ?= .
 
-.PHONY: build dev test lint bench bench-go fuzz migrate-new clean tools
+.PHONY: build dev test lint bench bench-go fuzz migrate-new clean tools terraform
 
 ## build: bin/berth
 build:
 	$(GO) build -o $(BIN)/berth ./cmd/berth
 
 ## dev: Temporal dev server, Postgres, API and a worker, until Ctrl-C
-dev: build $(BIN)/temporal
-	$(BIN)/berth dev --temporal-cli $(BIN)/temporal
+dev: build $(BIN)/temporal terraform
+	$(TF_ENV) $(BIN)/berth dev --temporal-cli $(BIN)/temporal
 
 ## test: lint, then every test with the built Temporal CLI and berth binary
-test: lint build $(BIN)/temporal
-	BERTH_BIN=$(BIN)/berth TEMPORAL_CLI=$(BIN)/temporal \
+test: lint build $(BIN)/temporal terraform
+	BERTH_BIN=$(BIN)/berth TEMPORAL_CLI=$(BIN)/temporal $(TF_ENV) \
 		$(GO) test -race -shuffle=on -count=1 -timeout 25m ./...
 
 ## lint: gofmt, go vet, workflowcheck, staticcheck
@@ -49,8 +60,12 @@ migrate-new: build
 	@if [ -z '$(NAME)' ]; then echo 'usage: make migrate-new NAME=short_snake_case_name' >&2; exit 2; fi
 	$(BIN)/berth migrate create '$(NAME)'
 
-## tools: bin/temporal, bin/workflowcheck, bin/staticcheck (pinned in tools/*/go.mod)
-tools: $(BIN)/temporal $(BIN)/workflowcheck $(BIN)/staticcheck
+## terraform: a Terraform binary (built into bin/ only if none is found) and the coder provider mirror
+terraform: $(TERRAFORM) $(CODER_PROVIDER)
+	@echo "terraform: $(TERRAFORM); provider mirror: $(TF_MIRROR)"
+
+## tools: bin/temporal, bin/workflowcheck, bin/staticcheck, terraform (pinned in tools/*/go.mod)
+tools: $(BIN)/temporal $(BIN)/workflowcheck $(BIN)/staticcheck terraform
 
 ## clean: remove bin/ (built binaries and tools; .dev/ state is kept)
 clean:
@@ -59,6 +74,15 @@ clean:
 $(BIN)/temporal: tools/temporal/go.mod tools/temporal/go.sum # ~3.5 min cold
 	$(GO) build -C tools/temporal -ldflags '-X github.com/temporalio/cli/temporalcli.Version=$(TEMPORAL_CLI_VERSION:v%=%)' \
 		-o $@ github.com/temporalio/cli/cmd/temporal
+
+$(BIN)/terraform: tools/terraform/go.mod tools/terraform/go.sum # ~1.5 min cold
+	$(GO) build -C tools/terraform -o $@ github.com/hashicorp/terraform
+
+# The same binary serves Terraform's and OpenTofu's registry addresses.
+$(CODER_PROVIDER): tools/coderprovider/go.mod tools/coderprovider/go.sum
+	$(GO) build -C tools/coderprovider -o $@ github.com/coder/terraform-provider-coder/v2
+	mkdir -p $(subst registry.terraform.io,registry.opentofu.org,$(dir $@))
+	ln -f $@ $(subst registry.terraform.io,registry.opentofu.org,$@)
 
 $(BIN)/workflowcheck: tools/lint/go.mod tools/lint/go.sum
 	$(GO) build -C tools/lint -o $@ go.temporal.io/sdk/contrib/tools/workflowcheck

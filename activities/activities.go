@@ -34,6 +34,9 @@ type Options struct {
 	HeartbeatInterval time.Duration
 	// FlushInterval is how often buffered log lines are written (default 100 ms).
 	FlushInterval time.Duration
+	// AccessURL is the URL workspace agents reach the API at
+	// (CODER_AGENT_URL for the coder provider).
+	AccessURL string
 }
 
 // Activities implements workflows.Activities.

@@ -110,10 +110,11 @@ func (r *jobRun) runBuild(ctx context.Context, prov provisioner.Provisioner, dir
 			WorkspaceID: f.workspace.ID.String(), WorkspaceName: f.workspace.Name, WorkspaceBuildID: f.build.ID.String(),
 			OwnerID: f.owner.ID.String(), OwnerName: f.owner.Username, OwnerFullName: f.owner.Name, OwnerEmail: f.owner.Email,
 			TemplateID: f.template.ID.String(), TemplateName: f.template.Name, TemplateVersionName: f.version.Name,
+			AgentURL: r.a.opts.AccessURL,
 		},
 		Parameters: f.params, PreviousParameters: f.previous, Variables: f.vars, State: f.build.ProvisionerState,
 	}
-	if err := prov.Init(ctx, dir, r); err != nil {
+	if err := r.init(ctx, prov, dir); err != nil {
 		return nil, err
 	}
 	r.enterStage(stagePlanning)
@@ -123,6 +124,13 @@ func (r *jobRun) runBuild(ctx context.Context, prov provisioner.Provisioner, dir
 	r.enterStage(applyStages[t])
 	applied, err := prov.Apply(ctx, dir, plan, r)
 	if err != nil {
+		if applied != nil && len(applied.State) > 0 {
+			// A failed or canceled apply may have changed infrastructure:
+			// its state is the build's, whatever the job's outcome.
+			r.always = append(r.always, func(ctx context.Context, tx *db.Store, _ *db.ProvisionerJob) error {
+				return tx.SetWorkspaceBuildState(ctx, f.build.ID, applied.State)
+			})
+		}
 		return nil, err
 	}
 	return r.buildResults(f, applied.State, applied.Resources), nil

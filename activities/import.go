@@ -2,10 +2,12 @@ package activities
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -46,7 +48,7 @@ func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, di
 		return nil, &provisioner.JobError{Message: "import job has no template version"}
 	}
 	versionID := in.TemplateVersionID.UUID
-	if err := prov.Init(ctx, dir, r); err != nil {
+	if err := r.init(ctx, prov, dir); err != nil {
 		return nil, err
 	}
 
@@ -89,6 +91,11 @@ func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, di
 	}
 
 	meta := provisioner.WorkspaceMeta{OwnerID: r.job.InitiatorID.String()}
+	if r.job.Provisioner != "echo" { // echo ignores these facts; spare its hot path the reads
+		if meta, err = r.versionMeta(ctx, versionID); err != nil {
+			return nil, err
+		}
+	}
 	r.enterStage(stagePersistent)
 	start, err := prov.Plan(ctx, dir, provisioner.PlanInput{
 		Transition: provisioner.TransitionStart, Workspace: meta, Variables: varValues, Parameters: map[string]string{},
@@ -134,26 +141,39 @@ func (r *jobRun) runDryRun(ctx context.Context, prov provisioner.Provisioner, di
 	if err != nil {
 		return nil, err
 	}
-	if err := prov.Init(ctx, dir, r); err != nil {
+	if !in.TemplateVersionID.Valid {
+		return nil, &provisioner.JobError{Message: "dry-run job has no template version"}
+	}
+	meta, err := r.versionMeta(ctx, in.TemplateVersionID.UUID)
+	if err != nil {
 		return nil, err
+	}
+	meta.WorkspaceName = in.WorkspaceName
+	if meta.WorkspaceName == "" {
+		meta.WorkspaceName = "dryrun"
 	}
 	params := map[string]string{}
 	for _, p := range in.RichParameters {
 		params[p.Name] = p.Value
 	}
+	// The version's variable values, overridden by the request's.
 	vars := map[string]string{}
+	stored, err := r.a.opts.Store.GetTemplateVersionVariables(ctx, in.TemplateVersionID.UUID)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range stored {
+		vars[v.Name] = v.Value
+	}
 	for _, v := range in.UserVariableValues {
 		vars[v.Name] = v.Value
 	}
-	name := in.WorkspaceName
-	if name == "" {
-		name = "dryrun"
+	if err := r.init(ctx, prov, dir); err != nil {
+		return nil, err
 	}
 	r.enterStage(stagePersistent)
 	plan, err := prov.Plan(ctx, dir, provisioner.PlanInput{
-		Transition: provisioner.TransitionStart,
-		Workspace:  provisioner.WorkspaceMeta{WorkspaceName: name, OwnerID: r.job.InitiatorID.String()},
-		Parameters: params, Variables: vars,
+		Transition: provisioner.TransitionStart, Workspace: meta, Parameters: params, Variables: vars,
 	}, r)
 	if err != nil {
 		return nil, err
@@ -161,6 +181,31 @@ func (r *jobRun) runDryRun(ctx context.Context, prov provisioner.Provisioner, di
 	return func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
 		return tx.ReplaceJobResources(ctx, j.ID, toResources(j.ID, provisioner.TransitionStart, plan.Resources))
 	}, nil
+}
+
+// versionMeta describes an import's or dry-run's workspace: the version's
+// template facts and the initiator as owner.
+func (r *jobRun) versionMeta(ctx context.Context, versionID uuid.UUID) (provisioner.WorkspaceMeta, error) {
+	st := r.a.opts.Store
+	meta := provisioner.WorkspaceMeta{OwnerID: r.job.InitiatorID.String(), AgentURL: r.a.opts.AccessURL}
+	v, err := st.GetTemplateVersionByID(ctx, versionID)
+	if err != nil {
+		return meta, fmt.Errorf("load template version: %w", err)
+	}
+	meta.TemplateVersionName = v.Name
+	if v.TemplateID.Valid {
+		t, err := st.GetTemplateByIDAny(ctx, v.TemplateID.UUID)
+		if err != nil {
+			return meta, fmt.Errorf("load template: %w", err)
+		}
+		meta.TemplateID, meta.TemplateName = t.ID.String(), t.Name
+	}
+	u, err := st.GetUserByID(ctx, r.job.InitiatorID)
+	if err != nil {
+		return meta, fmt.Errorf("load initiator: %w", err)
+	}
+	meta.OwnerName, meta.OwnerFullName, meta.OwnerEmail = u.Username, u.Name, u.Email
+	return meta, nil
 }
 
 func uniqueParameters(ps []provisioner.RichParameter) error {
@@ -191,14 +236,7 @@ func toResources(jobID uuid.UUID, transition string, rs []provisioner.Resource) 
 		}
 		agents := make([]db.ResourceAgent, 0, len(r.Agents))
 		for _, a := range r.Agents {
-			id, err := uuid.Parse(a.ID)
-			if err != nil {
-				id = uuid.New()
-			}
-			agents = append(agents, db.ResourceAgent{
-				ID: id, Name: a.Name, OperatingSystem: a.OperatingSystem, Architecture: a.Architecture,
-				Directory: a.Directory, CreatedAt: now,
-			})
+			agents = append(agents, toAgent(a, now))
 		}
 		mdJSON, _ := json.Marshal(md)
 		agentsJSON, _ := json.Marshal(agents)
@@ -209,6 +247,40 @@ func toResources(jobID uuid.UUID, transition string, rs []provisioner.Resource) 
 		})
 	}
 	return out
+}
+
+// toAgent converts a reported agent; its token is kept only as a SHA-256
+// hash.
+func toAgent(a provisioner.Agent, now time.Time) db.ResourceAgent {
+	out := db.ResourceAgent{
+		ID: parseOrNewID(a.ID), Name: a.Name, OperatingSystem: a.OperatingSystem, Architecture: a.Architecture,
+		Directory: a.Directory, CreatedAt: now, Env: a.Env, ConnectionTimeoutSeconds: a.ConnectionTimeoutSeconds,
+		TroubleshootingURL: a.TroubleshootingURL, MOTDFile: a.MOTDFile, StartupScriptBehavior: a.StartupScriptBehavior,
+		DisplayApps: a.DisplayApps,
+	}
+	if a.Token != "" {
+		sum := sha256.Sum256([]byte(a.Token))
+		out.AuthTokenHash = sum[:]
+	}
+	for _, app := range a.Apps {
+		ra := db.ResourceApp{
+			ID: parseOrNewID(app.ID), Slug: app.Slug, DisplayName: app.DisplayName, Command: app.Command, URL: app.URL,
+			Icon: app.Icon, External: app.External, Subdomain: app.Subdomain, SharingLevel: app.SharingLevel,
+			Hidden: app.Hidden, OpenIn: app.OpenIn,
+		}
+		if hc := app.Healthcheck; hc != nil {
+			ra.HealthcheckURL, ra.HealthcheckInterval, ra.HealthcheckThreshold = hc.URL, hc.Interval, hc.Threshold
+		}
+		out.Apps = append(out.Apps, ra)
+	}
+	return out
+}
+
+func parseOrNewID(s string) uuid.UUID {
+	if id, err := uuid.Parse(s); err == nil && id != uuid.Nil {
+		return id
+	}
+	return uuid.New()
 }
 
 func toParameters(versionID uuid.UUID, ps []provisioner.RichParameter) ([]db.TemplateVersionParameter, error) {

@@ -159,16 +159,23 @@ func (r *jobRun) execute(actx context.Context, attempt int32) (workflows.RunJobR
 	case err == nil:
 		r.enterStage("Cleaning Up")
 		return r.complete(wctx, db.Completion{Results: results})
+	case locallyCanceled || actx.Err() != nil && r.canceledInDB(wctx):
+		// A user's cancel, seen by our poll or through Temporal: end the
+		// job here, keeping what the provisioner left (a partial state).
+		r.add(db.LogSourceDaemon, provisioner.LevelInfo, "Job canceled.")
+		res, cerr := r.complete(wctx, db.Completion{Canceled: true})
+		if actx.Err() != nil && cerr == nil {
+			return res, actx.Err()
+		}
+		return res, cerr
 	case actx.Err() != nil:
-		// Temporal canceled the activity (or its deadline passed): keep
-		// what was logged and let the workflow finish the job.
+		// Temporal canceled the activity otherwise (a stopping worker, a
+		// deadline): keep what was logged and let the workflow finish the
+		// job.
 		if ferr := r.flush(wctx); ferr != nil {
 			r.a.opts.Log.Warn("flush job logs", "job_id", r.job.ID, "err", ferr)
 		}
 		return workflows.RunJobResult{}, actx.Err()
-	case locallyCanceled:
-		r.add(db.LogSourceDaemon, provisioner.LevelInfo, "Job canceled.")
-		return r.complete(wctx, db.Completion{Canceled: true})
 	}
 	if je, ok := provisioner.AsJobError(err); ok {
 		msg := je.Message
@@ -183,6 +190,12 @@ func (r *jobRun) execute(actx context.Context, attempt int32) (workflows.RunJobR
 		r.a.opts.Log.Warn("flush job logs", "job_id", r.job.ID, "err", ferr)
 	}
 	return workflows.RunJobResult{}, err
+}
+
+// canceledInDB reports whether the job's row says it was canceled.
+func (r *jobRun) canceledInDB(ctx context.Context) bool {
+	j, err := r.a.opts.Store.GetJobByID(ctx, r.job.ID)
+	return err == nil && j.CanceledAt != nil
 }
 
 func (r *jobRun) complete(ctx context.Context, c db.Completion) (workflows.RunJobResult, error) {
@@ -232,6 +245,15 @@ func (r *jobRun) runSteps(ctx context.Context, attempt int32) (resultsFn, error)
 	default:
 		return nil, &provisioner.JobError{Message: fmt.Sprintf("job type %q is not supported by this worker", r.job.Type)}
 	}
+}
+
+// init runs the provisioner's Init, under its own stage when the
+// provisioner names one (terraform does).
+func (r *jobRun) init(ctx context.Context, prov provisioner.Provisioner, dir string) error {
+	if s, ok := prov.(interface{ InitStage() string }); ok {
+		r.enterStage(s.InitStage())
+	}
+	return prov.Init(ctx, dir, r)
 }
 
 // prepareDir extracts the job's archive into a fresh directory.

@@ -235,16 +235,57 @@ func convertParameters(ps []db.TemplateVersionParameter) []sdk.TemplateVersionPa
 	return out
 }
 
+// defaultDisplayApps is what an agent shows when its template does not say.
+var defaultDisplayApps = []sdk.DisplayApp{
+	sdk.DisplayAppVSCodeDesktop, sdk.DisplayAppWebTerminal, sdk.DisplayAppSSH, sdk.DisplayAppPortForward,
+}
+
 func convertAgent(r db.WorkspaceResource, ag db.ResourceAgent) sdk.WorkspaceAgent {
-	return sdk.WorkspaceAgent{
+	out := sdk.WorkspaceAgent{
 		ID: ag.ID, CreatedAt: ag.CreatedAt, UpdatedAt: ag.CreatedAt, Status: "connecting",
 		LifecycleState: "created", Name: ag.Name, ResourceID: r.ID, Architecture: ag.Architecture,
-		EnvironmentVariables: map[string]string{}, OperatingSystem: ag.OperatingSystem,
-		Directory: ag.Directory, Apps: []sdk.WorkspaceApp{}, ConnectionTimeoutSeconds: 120,
-		Subsystems: []string{}, DisplayApps: []sdk.DisplayApp{}, LogSources: []sdk.WorkspaceAgentLogSource{},
+		EnvironmentVariables: ag.Env, OperatingSystem: ag.OperatingSystem,
+		Directory: ag.Directory, Apps: make([]sdk.WorkspaceApp, 0, len(ag.Apps)), ConnectionTimeoutSeconds: 120,
+		TroubleshootingURL: ag.TroubleshootingURL,
+		Subsystems:         []string{}, DisplayApps: defaultDisplayApps, LogSources: []sdk.WorkspaceAgentLogSource{},
 		Scripts: []sdk.WorkspaceAgentScript{}, StartupScriptBehavior: "non-blocking",
 		Health: sdk.WorkspaceAgentHealth{Reason: "agent is not running"},
 	}
+	if out.EnvironmentVariables == nil {
+		out.EnvironmentVariables = map[string]string{}
+	}
+	if ag.ConnectionTimeoutSeconds > 0 {
+		out.ConnectionTimeoutSeconds = ag.ConnectionTimeoutSeconds
+	}
+	if ag.StartupScriptBehavior != "" {
+		out.StartupScriptBehavior = sdk.WorkspaceAgentStartupScriptBehavior(ag.StartupScriptBehavior)
+	}
+	if ag.DisplayApps != nil {
+		out.DisplayApps = make([]sdk.DisplayApp, 0, len(ag.DisplayApps))
+		for _, d := range ag.DisplayApps {
+			out.DisplayApps = append(out.DisplayApps, sdk.DisplayApp(d))
+		}
+	}
+	for _, app := range ag.Apps {
+		a := sdk.WorkspaceApp{
+			ID: app.ID, URL: app.URL, External: app.External, Slug: app.Slug, DisplayName: app.DisplayName,
+			Command: app.Command, Icon: app.Icon, Subdomain: app.Subdomain,
+			SharingLevel: sdk.WorkspaceAppSharingLevelOwner, Health: sdk.WorkspaceAppHealthDisabled,
+			Hidden: app.Hidden, OpenIn: sdk.WorkspaceAppOpenInSlimWindow,
+			Healthcheck: sdk.Healthcheck{URL: app.HealthcheckURL, Interval: app.HealthcheckInterval, Threshold: app.HealthcheckThreshold},
+		}
+		if app.SharingLevel != "" {
+			a.SharingLevel = sdk.WorkspaceAppSharingLevel(app.SharingLevel)
+		}
+		if app.OpenIn != "" {
+			a.OpenIn = sdk.WorkspaceAppOpenIn(app.OpenIn)
+		}
+		if app.HealthcheckURL != "" {
+			a.Health = sdk.WorkspaceAppHealthInitializing
+		}
+		out.Apps = append(out.Apps, a)
+	}
+	return out
 }
 
 // convertTemplateVersions converts a page of one template's versions with a

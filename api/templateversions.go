@@ -81,7 +81,7 @@ func (a *API) createTemplateVersion(c *gin.Context) error {
 		return err
 	}
 	if queue == "" {
-		queue = a.disp.Queues().Provisioner(org.ID, tags)
+		queue = a.disp.Queues().Provisioner(org.ID, []string{string(req.Provisioner)}, tags)
 		a.log.Warn("no provisioner daemon matches the job's tags; it stays pending until one starts",
 			"organization_id", org.ID, "provisioner", req.Provisioner, "tags", tags)
 	}

@@ -331,7 +331,7 @@ func TestReconcilerStartsOrphanedJob(t *testing.T) {
 	job := &db.ProvisionerJob{
 		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, OrganizationID: owner.OrganizationID,
 		InitiatorID: owner.UserID, Provisioner: "echo", StorageMethod: "file", Type: db.JobTypeTemplateVersionImport,
-		Input: input, Tags: tags, FileID: fileID, TaskQueue: d.Queues.Provisioner(owner.OrganizationID, tags),
+		Input: input, Tags: tags, FileID: fileID, TaskQueue: d.Queues.Provisioner(owner.OrganizationID, []string{"echo"}, tags),
 	}
 	require.NoError(t, d.Store.InTx(ctx, func(tx *db.Store) error {
 		if err := tx.InsertJob(ctx, job); err != nil {

@@ -330,6 +330,33 @@ type ResourceAgent struct {
 	Directory       string    `json:"directory"`
 	CreatedAt       time.Time `json:"created_at"`
 	AuthTokenHash   []byte    `json:"auth_token_hash,omitempty"`
+
+	Env                      map[string]string `json:"env,omitempty"`
+	ConnectionTimeoutSeconds int32             `json:"connection_timeout_seconds,omitempty"`
+	TroubleshootingURL       string            `json:"troubleshooting_url,omitempty"`
+	MOTDFile                 string            `json:"motd_file,omitempty"`
+	StartupScriptBehavior    string            `json:"startup_script_behavior,omitempty"`
+	// DisplayApps is nil for Coder's default set.
+	DisplayApps []string      `json:"display_apps,omitempty"`
+	Apps        []ResourceApp `json:"apps,omitempty"`
+}
+
+// ResourceApp is one app of a ResourceAgent.
+type ResourceApp struct {
+	ID                   uuid.UUID `json:"id"`
+	Slug                 string    `json:"slug"`
+	DisplayName          string    `json:"display_name,omitempty"`
+	Command              string    `json:"command,omitempty"`
+	URL                  string    `json:"url,omitempty"`
+	Icon                 string    `json:"icon,omitempty"`
+	External             bool      `json:"external,omitempty"`
+	Subdomain            bool      `json:"subdomain,omitempty"`
+	SharingLevel         string    `json:"sharing_level,omitempty"`
+	Hidden               bool      `json:"hidden,omitempty"`
+	OpenIn               string    `json:"open_in,omitempty"`
+	HealthcheckURL       string    `json:"healthcheck_url,omitempty"`
+	HealthcheckInterval  int32     `json:"healthcheck_interval,omitempty"`
+	HealthcheckThreshold int32     `json:"healthcheck_threshold,omitempty"`
 }
 
 // Workspace is a row of workspaces.

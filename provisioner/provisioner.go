@@ -113,7 +113,9 @@ type PlanResult struct {
 	ExternalAuth []ExternalAuthProvider
 }
 
-// ApplyResult is what an apply yields.
+// ApplyResult is what an apply yields. Apply may return it together with an
+// error: State is then what the failed or interrupted apply left behind and
+// is kept as the build's state.
 type ApplyResult struct {
 	State     []byte
 	Resources []Resource
@@ -191,4 +193,38 @@ type Agent struct {
 	OperatingSystem string `json:"operating_system"`
 	Architecture    string `json:"architecture"`
 	Directory       string `json:"directory"`
+	// Token is the agent's auth token. The worker stores only its hash.
+	Token                    string            `json:"token,omitempty"`
+	Env                      map[string]string `json:"env,omitempty"`
+	ConnectionTimeoutSeconds int32             `json:"connection_timeout_seconds,omitempty"`
+	TroubleshootingURL       string            `json:"troubleshooting_url,omitempty"`
+	MOTDFile                 string            `json:"motd_file,omitempty"`
+	StartupScriptBehavior    string            `json:"startup_script_behavior,omitempty"`
+	// DisplayApps lists the built-in apps shown (vscode, web_terminal, …);
+	// nil means Coder's default set.
+	DisplayApps []string `json:"display_apps,omitempty"`
+	Apps        []App    `json:"apps,omitempty"`
+}
+
+// App is an app an agent exposes (coder_app).
+type App struct {
+	ID           string       `json:"id,omitempty"`
+	Slug         string       `json:"slug"`
+	DisplayName  string       `json:"display_name,omitempty"`
+	Command      string       `json:"command,omitempty"`
+	URL          string       `json:"url,omitempty"`
+	Icon         string       `json:"icon,omitempty"`
+	External     bool         `json:"external,omitempty"`
+	Subdomain    bool         `json:"subdomain,omitempty"`
+	SharingLevel string       `json:"sharing_level,omitempty"` // owner (default), authenticated, organization, public
+	Hidden       bool         `json:"hidden,omitempty"`
+	OpenIn       string       `json:"open_in,omitempty"` // slim-window (default), tab
+	Healthcheck  *Healthcheck `json:"healthcheck,omitempty"`
+}
+
+// Healthcheck is an app's health probe.
+type Healthcheck struct {
+	URL       string `json:"url"`
+	Interval  int32  `json:"interval"`
+	Threshold int32  `json:"threshold"`
 }

@@ -49,6 +49,8 @@ type Options struct {
 	MaxConcurrentJobs int
 	// StopTimeout is how long a graceful stop waits for running jobs.
 	StopTimeout time.Duration
+	// AccessURL is passed to templates as CODER_AGENT_URL.
+	AccessURL string
 	// Ready, if set, is called once the worker polls all its queues.
 	Ready func(daemonID uuid.UUID)
 }
@@ -82,15 +84,16 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	tags := normalizeTags(opts.Tags)
-	queue := opts.Queues.Provisioner(org.ID, tags)
 	provs := make([]string, 0, len(opts.Provisioners))
 	for name := range opts.Provisioners {
 		provs = append(provs, name)
 	}
 	sort.Strings(provs)
+	queue := opts.Queues.Provisioner(org.ID, provs, tags)
 
 	acts, err := activities.New(activities.Options{
 		Store: opts.Store, Provisioners: opts.Provisioners, WorkerID: opts.ID, WorkDir: opts.WorkDir, Log: opts.Log,
+		AccessURL: opts.AccessURL,
 	})
 	if err != nil {
 		return err

@@ -21,8 +21,8 @@ func (q Queues) Workflows() string { return q.Prefix + "-workflows" }
 func (q Queues) Control() string { return q.Prefix + "-control" }
 
 // Provisioner is the queue of the workers of an organization that have
-// exactly this tag set.
-func (q Queues) Provisioner(orgID uuid.UUID, tags map[string]string) string {
+// exactly this set of provisioner types and this tag set.
+func (q Queues) Provisioner(orgID uuid.UUID, provisioners []string, tags map[string]string) string {
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
 		keys = append(keys, k)
@@ -35,6 +35,9 @@ func (q Queues) Provisioner(orgID uuid.UUID, tags map[string]string) string {
 		b.WriteString(tags[k])
 		b.WriteByte(0)
 	}
+	provs := append([]string(nil), provisioners...)
+	sort.Strings(provs)
+	b.WriteString(strings.Join(provs, ","))
 	sum := sha256.Sum256([]byte(b.String()))
 	return q.Prefix + "-prov-" + orgID.String() + "-" + hex.EncodeToString(sum[:])[:12]
 }

@@ -109,7 +109,7 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 	}
 	cleanups = append(cleanups, func() { stopProcess(srv, 15*time.Second) })
 	for i := 0; i < d.Workers; i++ {
-		w, err := start("worker", "--name", fmt.Sprintf("dev-worker-%d", i+1))
+		w, err := start("worker", "--name", fmt.Sprintf("dev-worker-%d", i+1), "--access-url", "http://"+d.Address)
 		if err != nil {
 			return err
 		}

@@ -43,6 +43,8 @@ type Options struct {
 	QueuePrefix string
 	// MaxFileSize caps uploads (default: the API's).
 	MaxFileSize int64
+	// Provisioners are what workers run (default: echo only).
+	Provisioners map[string]provisioner.Provisioner
 }
 
 // Deployment is a running in-process berth.
@@ -56,6 +58,8 @@ type Deployment struct {
 	Dispatcher *dispatch.Dispatcher
 	Reconciler *dispatch.Reconciler
 	Log        *slog.Logger
+
+	provisioners map[string]provisioner.Provisioner
 }
 
 // Logger writes a test's logs to its output.
@@ -103,7 +107,10 @@ func New(t testing.TB, opts Options) *Deployment {
 	require.NoError(t, err)
 	d := &Deployment{
 		t: t, URL: u, DB: bdb, Store: store, Temporal: tc, Queues: queues,
-		Dispatcher: disp, Reconciler: rec, Log: log,
+		Dispatcher: disp, Reconciler: rec, Log: log, provisioners: opts.Provisioners,
+	}
+	if d.provisioners == nil {
+		d.provisioners = map[string]provisioner.Provisioner{"echo": echo.New()}
 	}
 	if !opts.NoWorker {
 		d.StartWorker(nil)
@@ -111,7 +118,7 @@ func New(t testing.TB, opts Options) *Deployment {
 	return d
 }
 
-// StartWorker runs an in-process worker with the echo provisioner and the
+// StartWorker runs an in-process worker with the deployment's provisioners and the
 // given tags until the test ends (or stop is called). It returns once the
 // worker polls its queues.
 func (d *Deployment) StartWorker(tags map[string]string) (daemonID uuid.UUID, stop func()) {
@@ -123,7 +130,7 @@ func (d *Deployment) StartWorker(tags map[string]string) (daemonID uuid.UUID, st
 	go func() {
 		done <- worker.Run(ctx, worker.Options{
 			Temporal: d.Temporal, Store: d.Store, Queues: d.Queues, Tags: tags,
-			Provisioners: map[string]provisioner.Provisioner{"echo": echo.New()},
+			Provisioners: d.provisioners,
 			Name:         "test-worker", Log: d.Log, WorkDir: t.TempDir(), StopTimeout: 5 * time.Second,
 			Ready: func(id uuid.UUID) { ready <- id },
 		})

@@ -267,7 +267,7 @@ func TestServerReconcilesOrphanedJob(t *testing.T) {
 	job := &db.ProvisionerJob{
 		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, OrganizationID: org.ID, InitiatorID: user.ID,
 		Provisioner: "echo", StorageMethod: "file", Type: db.JobTypeTemplateVersionImport, Input: input, Tags: tags,
-		FileID: file.ID, TaskQueue: workflows.Queues{Prefix: e.prefix}.Provisioner(org.ID, tags),
+		FileID: file.ID, TaskQueue: workflows.Queues{Prefix: e.prefix}.Provisioner(org.ID, []string{"echo"}, tags),
 	}
 	require.NoError(t, store.InTx(ctx, func(tx *db.Store) error {
 		if err := tx.InsertJob(ctx, job); err != nil {
