@@ -3,7 +3,9 @@
 # One Dockerfile for docker-compose.yml (and anyone who wants images):
 #   target berth     the berth binary (server, worker, migrate) on Debian slim
 #   target temporal  the pinned Temporal CLI (tools/temporal) for `server start-dev`
-# Both binaries are built as `make build` and `make dev` build them.
+# The binaries are built as `make build`, `make dev` and `make terraform`
+# build them; the berth image carries Terraform 1.5.7 and the coder provider
+# mirror, so the worker runs terraform templates offline.
 
 ARG GO_IMAGE=golang:1.26
 ARG RUNTIME_IMAGE=debian:bookworm-slim
@@ -28,6 +30,19 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     go build -trimpath -ldflags "-X github.com/temporalio/cli/temporalcli.Version=${version#v}" \
         -o /out/temporal github.com/temporalio/cli/cmd/temporal
 
+# ---- terraform-build: Terraform (tools/terraform) and the coder provider mirror
+FROM ${GO_IMAGE} AS terraform-build
+ENV GOTOOLCHAIN=local CGO_ENABLED=0
+WORKDIR /src/tools
+COPY tools/terraform/go.mod tools/terraform/go.sum terraform/
+COPY tools/coderprovider/go.mod tools/coderprovider/go.sum coderprovider/
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    go build -C terraform -trimpath -o /out/terraform github.com/hashicorp/terraform && \
+    version="$(go list -C coderprovider -m -f '{{.Version}}' github.com/coder/terraform-provider-coder/v2)" && \
+    dir="/out/terraform-providers/registry.terraform.io/coder/coder/${version#v}/$(go env GOOS)_$(go env GOARCH)" && \
+    mkdir -p "$dir" && \
+    go build -C coderprovider -trimpath -o "$dir/terraform-provider-coder_${version}" github.com/coder/terraform-provider-coder/v2
+
 # ---- temporal: the dev server ----------------------------------------------
 FROM ${RUNTIME_IMAGE} AS temporal
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
@@ -43,12 +58,14 @@ CMD ["server", "start-dev", "--ip", "0.0.0.0", "--headless"]
 
 # ---- berth: API server and worker (last, so the default target) ------------
 FROM ${RUNTIME_IMAGE} AS berth
-# The worker runs provisioners as child processes in per-job directories;
-# echo needs nothing, terraform would have to be added to this image.
+# The worker runs provisioners as child processes in per-job directories.
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10000 --create-home --home-dir /home/berth berth
 COPY --from=build /out/berth /usr/local/bin/berth
+COPY --from=terraform-build /out/terraform /usr/local/bin/terraform
+COPY --from=terraform-build /out/terraform-providers /opt/berth/terraform-providers
+ENV BERTH_TERRAFORM_MIRROR=/opt/berth/terraform-providers
 USER berth
 WORKDIR /home/berth
 EXPOSE 3000

@@ -5,11 +5,13 @@
 package berthtest
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -192,6 +194,18 @@ func UploadEcho(ctx context.Context, t testing.TB, c *sdk.Client, spec string) u
 	data, err := echo.TarJSON(spec)
 	require.NoError(t, err)
 	res, err := c.Upload(ctx, sdk.ContentTypeTar, bytes.NewReader(data))
+	require.NoError(t, err)
+	return res.ID
+}
+
+// UploadDir uploads a directory as a tar archive and returns the file ID.
+func UploadDir(ctx context.Context, t testing.TB, c *sdk.Client, dir string) uuid.UUID {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	require.NoError(t, tw.AddFS(os.DirFS(dir)))
+	require.NoError(t, tw.Close())
+	res, err := c.Upload(ctx, sdk.ContentTypeTar, &buf)
 	require.NoError(t, err)
 	return res.ID
 }

@@ -63,6 +63,7 @@ type Options struct {
 // by many jobs, each in its own directory.
 type Provisioner struct {
 	binary  string
+	mirror  string
 	grace   time.Duration
 	baseEnv []string
 	// initMu serialises init when a plugin cache is shared: Terraform does
@@ -75,7 +76,7 @@ var _ provisioner.Provisioner = (*Provisioner)(nil)
 // New checks the options, writes the CLI configuration for the mirror and
 // returns a provisioner.
 func New(opts Options) (*Provisioner, error) {
-	p := &Provisioner{binary: opts.Binary, grace: opts.Grace}
+	p := &Provisioner{binary: opts.Binary, mirror: opts.Mirror, grace: opts.Grace}
 	if p.grace <= 0 {
 		p.grace = DefaultGrace
 	}
@@ -190,8 +191,22 @@ func writeCLIConfig(mirror, dir string) (string, error) {
 // InitStage is the log stage of Init, as Coder names it.
 func (*Provisioner) InitStage() string { return "Initializing Terraform Directory" }
 
-// Init runs terraform init.
+// lockFile is the dependency lock file templates often carry.
+const lockFile = ".terraform.lock.hcl"
+
+// Init runs terraform init. With a mirror, the template's lock file is
+// set aside: it records the registry's checksums, which a locally built
+// provider never matches.
 func (p *Provisioner) Init(ctx context.Context, dir string, sink provisioner.Sink) error {
+	if p.mirror != "" {
+		switch err := os.Remove(filepath.Join(dir, lockFile)); {
+		case err == nil:
+			sink.Log(provisioner.Log{Level: provisioner.LevelWarn, Output: fmt.Sprintf(
+				"Ignoring %s: providers come from this worker's local mirror, whose checksums differ from the registry's.", lockFile)})
+		case !errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("remove %s: %w", lockFile, err)
+		}
+	}
 	if p.initMu != nil {
 		p.initMu.Lock()
 		defer p.initMu.Unlock()

@@ -73,8 +73,16 @@ func TestImport(t *testing.T) {
 	p := newProvisioner(t, 0)
 	ctx := context.Background()
 	dir := jobDir(t, "workspace")
+	// A lock file made against the registry: its checksums cannot match
+	// the locally built provider, so the mirror-using worker sets it aside.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".terraform.lock.hcl"), []byte(`provider "registry.terraform.io/coder/coder" {
+  version = "2.20.0"
+  hashes  = ["h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]
+}
+`), 0o600))
 	s := &sink{}
 	require.NoError(t, p.Init(ctx, dir, s))
+	require.True(t, s.has(provisioner.LevelWarn, "Ignoring .terraform.lock.hcl"))
 	require.True(t, s.has(provisioner.LevelInfo, "Terraform has been successfully initialized!"), "init output is logged")
 
 	parsed, err := p.Parse(ctx, dir, s)
