@@ -133,8 +133,8 @@ func (e *env) startServer() *sdk.Client {
 }
 
 // startWorker starts `berth worker` and waits until its daemon row is fresh.
-func (e *env) startWorker(store *db.Store, name string) *proc {
-	p := e.start("worker "+name, "worker", "--name", name)
+func (e *env) startWorker(store *db.Store, name string, flags ...string) *proc {
+	p := e.start("worker "+name, append([]string{"worker", "--name", name}, flags...)...)
 	require.EventuallyWithT(e.t, func(ct *assert.CollectT) {
 		var n int
 		err := store.DB().NewRaw("SELECT count(*) FROM provisioner_daemons WHERE name = ? AND last_seen_at > now() - interval '90 seconds'", name).Scan(e.t.Context(), &n)

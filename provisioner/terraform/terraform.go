@@ -318,6 +318,7 @@ func (p *Provisioner) env(in provisioner.PlanInput) []string {
 	set("CODER_WORKSPACE_TEMPLATE_ID", or(w.TemplateID, "00000000-0000-0000-0000-000000000000"))
 	set("CODER_WORKSPACE_TEMPLATE_NAME", or(w.TemplateName, "template"))
 	set("CODER_WORKSPACE_TEMPLATE_VERSION", or(w.TemplateVersionName, "version"))
+	env = append(env, agentScripts...)
 	for name, v := range in.Parameters {
 		env = append(env, parameterEnv("CODER_PARAMETER_", name)+"="+v)
 	}
@@ -326,6 +327,33 @@ func (p *Provisioner) env(in provisioner.PlanInput) []string {
 	}
 	return env
 }
+
+// agentScripts are the coder_agent init scripts (CODER_AGENT_SCRIPT_<os>_<arch>,
+// with ${ACCESS_URL} filled in by the provider). Coder's download and run
+// its agent; berth serves no agent binaries, so these say so and keep the
+// workspace's main process alive, as an agent would.
+var agentScripts = func() []string {
+	const (
+		unix = `#!/usr/bin/env sh
+echo "berth (${ACCESS_URL}) does not run workspace agents; keeping this workspace up."
+exec tail -f /dev/null
+`
+		windows = `Write-Output "berth (${ACCESS_URL}) does not run workspace agents; keeping this workspace up."
+while ($true) { Start-Sleep -Seconds 3600 }
+`
+	)
+	var out []string
+	for _, goos := range []string{"linux", "darwin", "windows"} {
+		for _, arch := range []string{"amd64", "arm64", "armv7"} {
+			script := unix
+			if goos == "windows" {
+				script = windows
+			}
+			out = append(out, "CODER_AGENT_SCRIPT_"+goos+"_"+arch+"="+script)
+		}
+	}
+	return out
+}()
 
 // parameterEnv is the variable the coder provider reads a parameter's
 // value from: the prefix and the hex SHA-256 of its name.

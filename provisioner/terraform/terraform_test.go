@@ -223,6 +223,8 @@ func TestBuildLifecycle(t *testing.T) {
 		{Key: "cpu", Value: "4"}, {Key: "owner", Value: "alice"}, {Key: "api_key", Sensitive: true},
 	}, started.Resources[1].Metadata, "parameter values reach the provider")
 	assert.Contains(t, string(started.State), `"image": "debian"`)
+	assert.Contains(t, string(started.State), "berth (http://berth.example:3000/) does not run workspace agents",
+		"the agent's init script names the access URL")
 
 	// Stop with the state: the machine goes, the volume and agent stay.
 	in.Transition, in.State = "stop", started.State
