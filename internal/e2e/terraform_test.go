@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"context"
+	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,19 +17,41 @@ import (
 	"github.com/berth-dev/berth/internal/testinfra"
 )
 
-// TestTerraformWorkerProcess runs a terraform-only `berth worker` configured
-// by flags, as an operator would: it imports and builds a real template
+// terraformWorker starts a terraform-only `berth worker` configured by
+// flags, as an operator would, with its own work directory.
+func (e *env) terraformWorker(name, workDir string) *proc {
+	bin, mirror := testinfra.Terraform(e.t)
+	return e.startWorker(e.store(), name, "--provisioner", "terraform", "--terraform-path", bin,
+		"--terraform-mirror", mirror, "--terraform-plugin-cache", filepath.Join(e.t.TempDir(), "plugins"),
+		"--access-url", "http://agents.example:3000", "--work-dir", workDir)
+}
+
+// terraformTemplate imports a template from provisioner/terraform/testdata.
+func terraformTemplate(ctx context.Context, t *testing.T, o berthtest.Owner, name string, vars ...sdk.VariableValue) sdk.Template {
+	t.Helper()
+	c := o.Client
+	fileID := berthtest.UploadDir(ctx, t, c, filepath.Join("..", "..", "provisioner", "terraform", "testdata", name))
+	v, err := c.CreateTemplateVersion(ctx, o.OrganizationID, sdk.CreateTemplateVersionRequest{
+		FileID: fileID, Provisioner: sdk.ProvisionerTypeTerraform, StorageMethod: "file", UserVariableValues: vars,
+	})
+	require.NoError(t, err)
+	v = berthtest.WaitJob(ctx, t, c, v.ID)
+	require.Equal(t, sdk.ProvisionerJobSucceeded, v.Job.Status, v.Job.Error)
+	tpl, err := c.CreateTemplate(ctx, o.OrganizationID, sdk.CreateTemplateRequest{Name: name, VersionID: v.ID})
+	require.NoError(t, err)
+	return tpl
+}
+
+// TestTerraformWorkerProcess: a real worker imports and builds a template
 // offline, hands the access URL to the coder provider, and never receives
 // echo jobs.
 func TestTerraformWorkerProcess(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	bin, mirror := testinfra.Terraform(t)
+	testinfra.Terraform(t)
 	e := newEnv(t)
-	store := e.store()
 	c := e.startServer()
-	e.startWorker(store, "tf", "--provisioner", "terraform", "--terraform-path", bin, "--terraform-mirror", mirror,
-		"--terraform-plugin-cache", filepath.Join(t.TempDir(), "plugins"), "--access-url", "http://agents.example:3000")
+	e.terraformWorker("tf", t.TempDir())
 	owner := login(ctx, t, c)
 
 	daemons, err := c.ProvisionerDaemons(ctx, owner.OrganizationID)
@@ -33,39 +59,86 @@ func TestTerraformWorkerProcess(t *testing.T) {
 	require.Len(t, daemons, 1)
 	require.Equal(t, []sdk.ProvisionerType{"terraform"}, daemons[0].Provisioners)
 
-	fileID := berthtest.UploadDir(ctx, t, c, filepath.Join("..", "..", "provisioner", "terraform", "testdata", "workspace"))
-	v, err := c.CreateTemplateVersion(ctx, owner.OrganizationID, sdk.CreateTemplateVersionRequest{
-		FileID: fileID, Provisioner: sdk.ProvisionerTypeTerraform, StorageMethod: "file",
-		UserVariableValues: []sdk.VariableValue{{Name: "api_key", Value: "k"}},
-	})
-	require.NoError(t, err)
-	v = berthtest.WaitJob(ctx, t, c, v.ID)
-	require.Equal(t, sdk.ProvisionerJobSucceeded, v.Job.Status, v.Job.Error)
-	require.Equal(t, "tf", v.Job.WorkerName)
-	tpl, err := c.CreateTemplate(ctx, owner.OrganizationID, sdk.CreateTemplateRequest{Name: "tf", VersionID: v.ID})
-	require.NoError(t, err)
-
+	tpl := terraformTemplate(ctx, t, owner, "workspace", sdk.VariableValue{Name: "api_key", Value: "k"})
 	ws, err := c.CreateWorkspace(ctx, owner.OrganizationID, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "dev"})
 	require.NoError(t, err)
-	var b sdk.WorkspaceBuild
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		b, err = c.WorkspaceBuild(ctx, ws.LatestBuild.ID)
-		if assert.NoError(ct, err) {
-			assert.False(ct, b.Job.Status.Active())
-		}
-	}, 90*time.Second, 50*time.Millisecond)
+	b := waitBuild(t, c, ws.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, b.Job.Status, b.Job.Error)
+	require.Equal(t, "tf", b.Job.WorkerName)
 	state, err := c.WorkspaceBuildState(ctx, b.ID)
 	require.NoError(t, err)
 	require.Contains(t, string(state), "berth (http://agents.example:3000/) does not run workspace agents",
 		"--access-url reaches the coder provider as CODER_AGENT_URL")
 
-	// An echo job is not routed to a terraform-only worker: it waits,
-	// and says no provisioner matches.
+	// An echo job is not routed to a terraform-only worker: it waits, and
+	// says no provisioner matches.
 	echoV := createVersion(ctx, t, owner, `{"version":1}`)
 	echoV, err = c.TemplateVersion(ctx, echoV.ID)
 	require.NoError(t, err)
 	require.Equal(t, sdk.ProvisionerJobPending, echoV.Job.Status)
 	require.NotNil(t, echoV.MatchedProvisioners)
 	require.Equal(t, 0, echoV.MatchedProvisioners.Count)
+}
+
+// terraformProcesses lists the terraform processes working under dir.
+func terraformProcesses(t *testing.T, dir string) []string {
+	t.Helper()
+	bin, _ := testinfra.Terraform(t)
+	bin, _ = filepath.EvalSymlinks(bin)
+	procs, err := filepath.Glob("/proc/[0-9]*")
+	require.NoError(t, err)
+	var out []string
+	for _, p := range procs {
+		exe, err1 := os.Readlink(filepath.Join(p, "exe"))
+		cwd, err2 := os.Readlink(filepath.Join(p, "cwd"))
+		if err1 == nil && err2 == nil && exe == bin && strings.HasPrefix(cwd, dir) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestTerraformWorkerKilledMidApply: SIGKILL of a worker in the middle of a
+// slow apply interrupts its Terraform (nothing keeps changing
+// infrastructure untracked), the build fails once the heartbeat times out,
+// and another worker deletes the workspace.
+func TestTerraformWorkerKilledMidApply(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	testinfra.Terraform(t)
+	e := newEnv(t)
+	c := e.startServer()
+	workDir := t.TempDir()
+	w := e.terraformWorker("doomed", workDir)
+	owner := login(ctx, t, c)
+	tpl := terraformTemplate(ctx, t, owner, "slow")
+
+	ws, err := c.CreateWorkspace(ctx, owner.OrganizationID, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "slow"})
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		logs, err := c.WorkspaceBuildLogsAfter(ctx, ws.LatestBuild.ID, 0)
+		assert.NoError(ct, err)
+		found := false
+		for _, l := range logs {
+			found = found || strings.Contains(l.Output, "(local-exec): slow step started")
+		}
+		assert.True(ct, found)
+	}, time.Minute, 50*time.Millisecond)
+	require.NotEmpty(t, terraformProcesses(t, workDir), "terraform applies under the worker's work dir")
+
+	w.signal(syscall.SIGKILL)
+	<-w.done
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		assert.Empty(ct, terraformProcesses(t, workDir))
+	}, 30*time.Second, 100*time.Millisecond, "the dead worker's terraform ends (parent-death SIGINT, or at latest its next write to the closed log pipe)")
+
+	b := waitBuild(t, c, ws.LatestBuild.ID)
+	require.Equal(t, sdk.ProvisionerJobFailed, b.Job.Status)
+	require.Contains(t, b.Job.Error, "provisioner worker lost")
+
+	e.terraformWorker("rescuer", t.TempDir())
+	del, err := c.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "delete"})
+	require.NoError(t, err)
+	del = waitBuild(t, c, del.ID)
+	require.Equal(t, sdk.ProvisionerJobSucceeded, del.Job.Status, del.Job.Error)
 }

@@ -25,16 +25,7 @@ import (
 // ctx's error. A non-zero exit is a *provisioner.JobError whose message is
 // the last error diagnostic, or "terraform <cmd>: exit status N".
 func (p *Provisioner) run(ctx context.Context, dir string, env []string, sink provisioner.Sink, jsonOut bool, args ...string) error {
-	cmd := exec.CommandContext(ctx, p.binary, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	// Its own process group: a Ctrl-C meant for the worker does not reach
-	// Terraform directly (the worker decides), and a hard kill takes the
-	// plugins and local-exec children with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = p.grace
-
+	cmd := p.command(ctx, dir, env, args)
 	var (
 		mu      sync.Mutex // stdout and stderr are copied by two goroutines
 		lastErr string
@@ -98,15 +89,25 @@ func (p *Provisioner) run(ctx context.Context, dir string, env []string, sink pr
 	return &provisioner.JobError{Message: fmt.Sprintf("terraform %s: %v", args[0], err)}
 }
 
-// output runs a command whose stdout is data (show -json), logging only
-// its stderr.
-func (p *Provisioner) output(ctx context.Context, dir string, env []string, sink provisioner.Sink, args ...string) ([]byte, error) {
+// command prepares a terraform command: when ctx ends it gets SIGINT, and
+// SIGKILL if it is still running after the grace period.
+func (p *Provisioner) command(ctx context.Context, dir string, env, args []string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, p.binary, args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group: a Ctrl-C meant for the worker does not reach
+	// Terraform directly (the worker decides), and a hard kill takes the
+	// plugins and local-exec children with it.
+	cmd.SysProcAttr = sysProcAttr()
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = p.grace
+	return cmd
+}
+
+// output runs a command whose stdout is data (show -json), logging only
+// its stderr.
+func (p *Provisioner) output(ctx context.Context, dir string, env []string, sink provisioner.Sink, args ...string) ([]byte, error) {
+	cmd := p.command(ctx, dir, env, args)
 	var out bytes.Buffer
 	stderr := &lineWriter{fn: func(line string) { sink.Log(provisioner.Log{Level: provisioner.LevelError, Output: line}) }}
 	cmd.Stdout, cmd.Stderr = &out, stderr
