@@ -59,6 +59,16 @@ func buildLogs(ctx context.Context, t *testing.T, c *sdk.Client, id uuid.UUID) [
 	return logs
 }
 
+// build starts a build of the workspace and waits for it to succeed.
+func build(t *testing.T, c *sdk.Client, workspaceID uuid.UUID, transition sdk.WorkspaceTransition, params ...sdk.WorkspaceBuildParameter) sdk.WorkspaceBuild {
+	t.Helper()
+	b, err := c.CreateWorkspaceBuild(t.Context(), workspaceID, sdk.CreateWorkspaceBuildRequest{Transition: transition, RichParameterValues: params})
+	require.NoError(t, err)
+	b = waitBuild(t, c, b.ID)
+	require.Equal(t, sdk.ProvisionerJobSucceeded, b.Job.Status, b.Job.Error)
+	return b
+}
+
 func hasLog(logs []sdk.ProvisionerJobLog, stage string, level sdk.LogLevel, substr string) bool {
 	for _, l := range logs {
 		if (stage == "" || l.Stage == stage) && l.Level == level && strings.Contains(l.Output, substr) {
@@ -193,10 +203,7 @@ func TestTerraformWorkspaceLifecycle(t *testing.T) {
 	assert.Contains(t, string(state), `"name": "dev1"`, "workspace facts reach the provider")
 
 	// Stop: the machine goes, the volume stays.
-	stop, err := c.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "stop"})
-	require.NoError(t, err)
-	stop = waitBuild(t, c, stop.ID)
-	require.Equal(t, sdk.ProvisionerJobSucceeded, stop.Job.Status, stop.Job.Error)
+	stop := build(t, c, ws.ID, "stop")
 	res, err = c.WorkspaceBuildResources(ctx, stop.ID)
 	require.NoError(t, err)
 	require.Len(t, res, 1)
@@ -205,12 +212,7 @@ func TestTerraformWorkspaceLifecycle(t *testing.T) {
 
 	// Start with a new value for the mutable parameter: the same agent
 	// (its state was carried across builds) on a new machine.
-	start, err := c.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{
-		Transition: "start", RichParameterValues: []sdk.WorkspaceBuildParameter{{Name: "cpu", Value: "6"}},
-	})
-	require.NoError(t, err)
-	start = waitBuild(t, c, start.ID)
-	require.Equal(t, sdk.ProvisionerJobSucceeded, start.Job.Status, start.Job.Error)
+	start := build(t, c, ws.ID, "start", sdk.WorkspaceBuildParameter{Name: "cpu", Value: "6"})
 	res, err = c.WorkspaceBuildResources(ctx, start.ID)
 	require.NoError(t, err)
 	require.Len(t, res, 2)
@@ -221,10 +223,7 @@ func TestTerraformWorkspaceLifecycle(t *testing.T) {
 	assert.Contains(t, string(state), `"image": "debian"`, "the immutable parameter keeps its value")
 
 	// Delete destroys everything and deletes the workspace.
-	del, err := c.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "delete"})
-	require.NoError(t, err)
-	del = waitBuild(t, c, del.ID)
-	require.Equal(t, sdk.ProvisionerJobSucceeded, del.Job.Status, del.Job.Error)
+	del := build(t, c, ws.ID, "delete")
 	assert.True(t, hasLog(buildLogs(ctx, t, c, del.ID), "Destroying workspace", "info", "Destruction complete"))
 	state, err = c.WorkspaceBuildState(ctx, del.ID)
 	require.NoError(t, err)
@@ -253,10 +252,7 @@ func TestTerraformFailedApply(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(state), `"volume"`, "the failed apply's state is kept with the build")
 
-	del, err := c.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "delete"})
-	require.NoError(t, err)
-	del = waitBuild(t, c, del.ID)
-	require.Equal(t, sdk.ProvisionerJobSucceeded, del.Job.Status, del.Job.Error)
+	del := build(t, c, ws.ID, "delete")
 	assert.True(t, hasLog(buildLogs(ctx, t, c, del.ID), "", "info", "terraform_data.volume: Destruction complete"),
 		"the delete destroyed what the failed start created")
 }
@@ -284,10 +280,7 @@ func TestTerraformCancelSlowApply(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(state), `"first"`, "the partial apply's state is kept")
 
-	del, err := c.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "delete"})
-	require.NoError(t, err)
-	del = waitBuild(t, c, del.ID)
-	require.Equal(t, sdk.ProvisionerJobSucceeded, del.Job.Status, del.Job.Error)
+	del := build(t, c, ws.ID, "delete")
 	assert.True(t, hasLog(buildLogs(ctx, t, c, del.ID), "", "info", "terraform_data.first: Destruction complete"))
 }
 
