@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/provisioner"
@@ -66,9 +65,10 @@ type Provisioner struct {
 	mirror  string
 	grace   time.Duration
 	baseEnv []string
-	// initMu serialises init when a plugin cache is shared: Terraform does
-	// not support concurrent writers to the cache.
-	initMu *sync.Mutex
+	// cacheLock, when a plugin cache is used, is a file in it that init
+	// holds locked: Terraform does not support concurrent writers to the
+	// cache, and jobs of this and other worker processes share it.
+	cacheLock string
 }
 
 var _ provisioner.Provisioner = (*Provisioner)(nil)
@@ -96,7 +96,7 @@ func New(opts Options) (*Provisioner, error) {
 			return nil, fmt.Errorf("terraform plugin cache: %w", err)
 		}
 		env = append(env, "TF_PLUGIN_CACHE_DIR="+opts.PluginCacheDir)
-		p.initMu = &sync.Mutex{}
+		p.cacheLock = filepath.Join(opts.PluginCacheDir, ".berth-init.lock")
 	}
 	if opts.Mirror != "" {
 		rc, err := writeCLIConfig(opts.Mirror, opts.ConfigDir)
@@ -191,25 +191,28 @@ func writeCLIConfig(mirror, dir string) (string, error) {
 // InitStage is the log stage of Init, as Coder names it.
 func (*Provisioner) InitStage() string { return "Initializing Terraform Directory" }
 
-// lockFile is the dependency lock file templates often carry.
-const lockFile = ".terraform.lock.hcl"
+// depLockFile is the dependency lock file templates often carry.
+const depLockFile = ".terraform.lock.hcl"
 
 // Init runs terraform init. With a mirror, the template's lock file is
 // set aside: it records the registry's checksums, which a locally built
 // provider never matches.
 func (p *Provisioner) Init(ctx context.Context, dir string, sink provisioner.Sink) error {
 	if p.mirror != "" {
-		switch err := os.Remove(filepath.Join(dir, lockFile)); {
+		switch err := os.Remove(filepath.Join(dir, depLockFile)); {
 		case err == nil:
 			sink.Log(provisioner.Log{Level: provisioner.LevelWarn, Output: fmt.Sprintf(
-				"Ignoring %s: providers come from this worker's local mirror, whose checksums differ from the registry's.", lockFile)})
+				"Ignoring %s: providers come from this worker's local mirror, whose checksums differ from the registry's.", depLockFile)})
 		case !errors.Is(err, os.ErrNotExist):
-			return fmt.Errorf("remove %s: %w", lockFile, err)
+			return fmt.Errorf("remove %s: %w", depLockFile, err)
 		}
 	}
-	if p.initMu != nil {
-		p.initMu.Lock()
-		defer p.initMu.Unlock()
+	if p.cacheLock != "" {
+		unlock, err := lockFile(ctx, p.cacheLock)
+		if err != nil {
+			return fmt.Errorf("lock terraform plugin cache: %w", err)
+		}
+		defer unlock()
 	}
 	return p.run(ctx, dir, p.baseEnv, sink, false, "init", "-no-color", "-input=false")
 }
