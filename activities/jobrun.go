@@ -129,8 +129,9 @@ func (r *jobRun) keepAlive(ctx context.Context, cancel context.CancelCauseFunc) 
 				continue
 			}
 			if canceled {
+				// Stop the provisioner, but go on heartbeating: it may take
+				// a while to stop (Terraform's graceful interrupt).
 				cancel(errLocallyCanceled)
-				return
 			}
 		}
 	}
@@ -140,14 +141,19 @@ func (r *jobRun) keepAlive(ctx context.Context, cancel context.CancelCauseFunc) 
 func (r *jobRun) execute(actx context.Context, attempt int32) (workflows.RunJobResult, error) {
 	ctx, cancel := context.WithCancelCause(actx)
 	defer cancel(nil)
+	// Liveness lasts until the steps have returned, even once the job is
+	// canceled (by the user or by Temporal): a provisioner may need time
+	// to stop, and the job must not be declared lost meanwhile.
+	hbctx, stopHeartbeats := context.WithCancel(context.WithoutCancel(actx))
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		r.keepAlive(ctx, cancel)
+		r.keepAlive(hbctx, cancel)
 	}()
 
 	results, err := r.runSteps(ctx, attempt)
+	stopHeartbeats()
 	cancel(nil)
 	wg.Wait()
 
