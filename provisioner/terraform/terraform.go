@@ -5,8 +5,8 @@
 // Providers are installed from a local filesystem mirror when one is
 // configured (offline use), otherwise from their registries. Every command
 // runs with -no-color -input=false, TF_IN_AUTOMATION=1 and
-// CHECKPOINT_DISABLE=1; the worker's own CODER_* variables never reach
-// Terraform.
+// CHECKPOINT_DISABLE=1; the worker's own CODER_*, BERTH_*, TEMPORAL_* and
+// DATABASE_URL variables never reach Terraform.
 package terraform
 
 import (
@@ -107,7 +107,10 @@ func New(opts Options) (*Provisioner, error) {
 	}
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
+		// The worker's own settings (database and Temporal credentials
+		// among them) are not the template's business.
 		if strings.HasPrefix(name, "CODER_") || strings.HasPrefix(name, "BERTH_") ||
+			strings.HasPrefix(name, "TEMPORAL_") || name == "DATABASE_URL" ||
 			name == "TF_IN_AUTOMATION" || name == "CHECKPOINT_DISABLE" ||
 			(opts.PluginCacheDir != "" && name == "TF_PLUGIN_CACHE_DIR") ||
 			(opts.Mirror != "" && name == "TF_CLI_CONFIG_FILE") {

@@ -308,3 +308,27 @@ func TestCancelInterruptsApply(t *testing.T) {
 	require.NotNil(t, r.res)
 	assert.Contains(t, stateAddresses(t, r.res.State), "terraform_data.first", "the state of the partial apply is kept")
 }
+
+// Not parallel: it sets the worker's environment.
+func TestWorkerEnvironmentStaysOut(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://secret@db/berth")
+	t.Setenv("BERTH_POSTGRES_URL", "postgres://secret@db/berth")
+	t.Setenv("CODER_WORKSPACE_NAME", "from-the-worker")
+	p := newProvisioner(t, 0)
+	ctx := context.Background()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte(`resource "terraform_data" "env" {
+  provisioner "local-exec" {
+    command = "echo \"db=[$DATABASE_URL$BERTH_POSTGRES_URL] ws=[$CODER_WORKSPACE_NAME] auto=[$TF_IN_AUTOMATION]\""
+  }
+}
+`), 0o600))
+	s := &sink{}
+	require.NoError(t, p.Init(ctx, dir, s))
+	in := provisioner.PlanInput{Transition: "start", Workspace: meta()}
+	_, err := p.Plan(ctx, dir, in, s)
+	require.NoError(t, err)
+	_, err = p.Apply(ctx, dir, in, s)
+	require.NoError(t, err)
+	require.True(t, s.has(provisioner.LevelInfo, "(local-exec): db=[] ws=[ws1] auto=[1]"), "%v", s.logs)
+}
