@@ -273,6 +273,13 @@ func toAgent(a provisioner.Agent, now time.Time) db.ResourceAgent {
 		}
 		out.Apps = append(out.Apps, ra)
 	}
+	for _, sc := range a.Scripts {
+		out.Scripts = append(out.Scripts, db.ResourceScript{
+			ID: uuid.New(), LogSourceID: uuid.New(), DisplayName: sc.DisplayName, Icon: sc.Icon, Script: sc.Script,
+			Cron: sc.Cron, LogPath: sc.LogPath, RunOnStart: sc.RunOnStart, RunOnStop: sc.RunOnStop,
+			StartBlocksLogin: sc.StartBlocksLogin, TimeoutSeconds: sc.TimeoutSeconds,
+		})
+	}
 	return out
 }
 

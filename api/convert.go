@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -247,9 +248,11 @@ func convertAgent(r db.WorkspaceResource, ag db.ResourceAgent) sdk.WorkspaceAgen
 		EnvironmentVariables: ag.Env, OperatingSystem: ag.OperatingSystem,
 		Directory: ag.Directory, Apps: make([]sdk.WorkspaceApp, 0, len(ag.Apps)), ConnectionTimeoutSeconds: 120,
 		TroubleshootingURL: ag.TroubleshootingURL,
-		Subsystems:         []string{}, DisplayApps: defaultDisplayApps, LogSources: []sdk.WorkspaceAgentLogSource{},
-		Scripts: []sdk.WorkspaceAgentScript{}, StartupScriptBehavior: "non-blocking",
-		Health: sdk.WorkspaceAgentHealth{Reason: "agent is not running"},
+		Subsystems:         []string{}, DisplayApps: defaultDisplayApps,
+		LogSources:            make([]sdk.WorkspaceAgentLogSource, 0, len(ag.Scripts)),
+		Scripts:               make([]sdk.WorkspaceAgentScript, 0, len(ag.Scripts)),
+		StartupScriptBehavior: "non-blocking",
+		Health:                sdk.WorkspaceAgentHealth{Reason: "agent is not running"},
 	}
 	if out.EnvironmentVariables == nil {
 		out.EnvironmentVariables = map[string]string{}
@@ -265,6 +268,16 @@ func convertAgent(r db.WorkspaceResource, ag db.ResourceAgent) sdk.WorkspaceAgen
 		for _, d := range ag.DisplayApps {
 			out.DisplayApps = append(out.DisplayApps, sdk.DisplayApp(d))
 		}
+	}
+	for _, sc := range ag.Scripts {
+		out.LogSources = append(out.LogSources, sdk.WorkspaceAgentLogSource{
+			ID: sc.LogSourceID, WorkspaceAgentID: ag.ID, CreatedAt: ag.CreatedAt, DisplayName: sc.DisplayName, Icon: sc.Icon,
+		})
+		out.Scripts = append(out.Scripts, sdk.WorkspaceAgentScript{
+			ID: sc.ID, LogSourceID: sc.LogSourceID, LogPath: sc.LogPath, Script: sc.Script, Cron: sc.Cron,
+			RunOnStart: sc.RunOnStart, RunOnStop: sc.RunOnStop, StartBlocksLogin: sc.StartBlocksLogin,
+			Timeout: int64(sc.TimeoutSeconds) * int64(time.Second), DisplayName: sc.DisplayName,
+		})
 	}
 	for _, app := range ag.Apps {
 		a := sdk.WorkspaceApp{

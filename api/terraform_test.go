@@ -139,8 +139,9 @@ func TestTerraformImport(t *testing.T) {
 	require.Len(t, start[0].Agents, 1)
 	assert.Equal(t, "main", start[0].Agents[0].Name)
 	assert.Equal(t, "linux", start[0].Agents[0].OperatingSystem)
-	require.Len(t, start[0].Agents[0].Apps, 1)
+	require.Len(t, start[0].Agents[0].Apps, 2)
 	assert.Equal(t, "code-server", start[0].Agents[0].Apps[0].Slug)
+	assert.Equal(t, "docs", start[0].Agents[0].Apps[1].Slug)
 	assert.Equal(t, "home", stop[0].Name)
 
 	logs, err := c.TemplateVersionLogsAfter(ctx, v.ID, 0)
@@ -183,7 +184,7 @@ func TestTerraformWorkspaceLifecycle(t *testing.T) {
 	require.Equal(t, sdk.ProvisionerJobSucceeded, b.Job.Status, b.Job.Error)
 	logs := buildLogs(ctx, t, c, b.ID)
 	assert.True(t, hasLog(logs, "Initializing Terraform Directory", "info", "Terraform has been successfully initialized!"))
-	assert.True(t, hasLog(logs, "Planning Infrastructure", "info", "Plan: 5 to add"))
+	assert.True(t, hasLog(logs, "Planning Infrastructure", "info", "Plan: 7 to add"))
 	assert.True(t, hasLog(logs, "Starting workspace", "info", "Apply complete!"))
 
 	res, err := c.WorkspaceBuildResources(ctx, b.ID)
@@ -192,8 +193,15 @@ func TestTerraformWorkspaceLifecycle(t *testing.T) {
 	agent := res[0].Agents[0]
 	assert.Equal(t, "main", agent.Name)
 	assert.Equal(t, map[string]string{"REGION": "eu-west"}, agent.EnvironmentVariables)
-	require.Len(t, agent.Apps, 1)
+	require.Len(t, agent.Apps, 2)
 	assert.Equal(t, sdk.WorkspaceAppHealthInitializing, agent.Apps[0].Health)
+	assert.Equal(t, sdk.WorkspaceAppSharingLevelAuthenticated, agent.Apps[1].SharingLevel)
+	require.Len(t, agent.Scripts, 2)
+	require.Len(t, agent.LogSources, 2)
+	assert.Equal(t, "Startup Script", agent.Scripts[0].DisplayName)
+	assert.True(t, agent.Scripts[0].RunOnStart)
+	assert.Equal(t, agent.LogSources[0].ID, agent.Scripts[0].LogSourceID)
+	assert.Equal(t, "Hello", agent.LogSources[1].DisplayName)
 	assert.Equal(t, []sdk.WorkspaceResourceMetadata{
 		{Key: "cpu", Value: "4"}, {Key: "owner", Value: "owner"}, {Key: "api_key", Sensitive: true},
 	}, res[1].Metadata)

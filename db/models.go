@@ -337,8 +337,24 @@ type ResourceAgent struct {
 	MOTDFile                 string            `json:"motd_file,omitempty"`
 	StartupScriptBehavior    string            `json:"startup_script_behavior,omitempty"`
 	// DisplayApps is nil for Coder's default set.
-	DisplayApps []string      `json:"display_apps,omitempty"`
-	Apps        []ResourceApp `json:"apps,omitempty"`
+	DisplayApps []string         `json:"display_apps,omitempty"`
+	Apps        []ResourceApp    `json:"apps,omitempty"`
+	Scripts     []ResourceScript `json:"scripts,omitempty"`
+}
+
+// ResourceScript is one script of a ResourceAgent and its log source.
+type ResourceScript struct {
+	ID               uuid.UUID `json:"id"`
+	LogSourceID      uuid.UUID `json:"log_source_id"`
+	DisplayName      string    `json:"display_name"`
+	Icon             string    `json:"icon,omitempty"`
+	Script           string    `json:"script"`
+	Cron             string    `json:"cron,omitempty"`
+	LogPath          string    `json:"log_path,omitempty"`
+	RunOnStart       bool      `json:"run_on_start,omitempty"`
+	RunOnStop        bool      `json:"run_on_stop,omitempty"`
+	StartBlocksLogin bool      `json:"start_blocks_login,omitempty"`
+	TimeoutSeconds   int32     `json:"timeout_seconds,omitempty"`
 }
 
 // ResourceApp is one app of a ResourceAgent.

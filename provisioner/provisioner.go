@@ -204,6 +204,22 @@ type Agent struct {
 	// nil means Coder's default set.
 	DisplayApps []string `json:"display_apps,omitempty"`
 	Apps        []App    `json:"apps,omitempty"`
+	// Scripts are what the agent runs: its startup and shutdown scripts
+	// and coder_script resources.
+	Scripts []Script `json:"scripts,omitempty"`
+}
+
+// Script is a script an agent runs, with its own log source.
+type Script struct {
+	DisplayName      string `json:"display_name"`
+	Icon             string `json:"icon,omitempty"`
+	Script           string `json:"script"`
+	Cron             string `json:"cron,omitempty"`
+	LogPath          string `json:"log_path,omitempty"`
+	RunOnStart       bool   `json:"run_on_start,omitempty"`
+	RunOnStop        bool   `json:"run_on_stop,omitempty"`
+	StartBlocksLogin bool   `json:"start_blocks_login,omitempty"`
+	TimeoutSeconds   int32  `json:"timeout_seconds,omitempty"`
 }
 
 // App is an app an agent exposes (coder_app).

@@ -70,6 +70,7 @@ func decodeShow(raw []byte) (*show, error) {
 const (
 	typeAgent    = "coder_agent"
 	typeApp      = "coder_app"
+	typeScript   = "coder_script"
 	typeMetadata = "coder_metadata"
 )
 
@@ -79,45 +80,61 @@ var indexRE = regexp.MustCompile(`\[[^\]]*\]`)
 func configAddress(addr string) string { return indexRE.ReplaceAllString(addr, "") }
 
 // references maps a resource's configuration address to the resources
-// (configuration addresses, in the same module) its expressions refer to.
-func references(m *module, prefix string, out map[string]map[string]bool) {
+// (configuration addresses) its expressions refer to. A reference to a
+// module's input variable stands for what the module call passes in, so a
+// coder_app in a module given `agent_id = coder_agent.main.id` refers to
+// that agent. vars holds the resolved input variables of m.
+func references(m *module, prefix string, vars map[string]map[string]bool, out map[string]map[string]bool) {
 	if m == nil {
 		return
 	}
 	for _, r := range m.Resources {
 		set := map[string]bool{}
-		collectRefs(r.Expressions, prefix, set)
-		collectRefs(r.CountExpression, prefix, set)
-		collectRefs(r.ForEachExpression, prefix, set)
+		collectRefs(r.Expressions, prefix, vars, set)
+		collectRefs(r.CountExpression, prefix, vars, set)
+		collectRefs(r.ForEachExpression, prefix, vars, set)
 		out[prefix+r.Address] = set
 	}
 	for name, call := range m.ModuleCalls {
-		references(call.Module, prefix+"module."+name+".", out)
+		inputs := map[string]map[string]bool{}
+		for v, expr := range call.Expressions {
+			set := map[string]bool{}
+			collectRefs(expr, prefix, vars, set)
+			inputs[v] = set
+		}
+		references(call.Module, prefix+"module."+name+".", inputs, out)
 	}
 }
 
 // collectRefs adds every resource named in a "references" list anywhere
 // in an expression tree.
-func collectRefs(expr any, prefix string, set map[string]bool) {
+func collectRefs(expr any, prefix string, vars map[string]map[string]bool, set map[string]bool) {
 	switch e := expr.(type) {
 	case map[string]any:
 		for k, v := range e {
 			if k != "references" {
-				collectRefs(v, prefix, set)
+				collectRefs(v, prefix, vars, set)
 				continue
 			}
 			refs, _ := v.([]any)
 			for _, ref := range refs {
-				if s, ok := ref.(string); ok {
-					if addr := resourceOf(s); addr != "" {
-						set[prefix+addr] = true
+				s, ok := ref.(string)
+				if !ok {
+					continue
+				}
+				if name, ok := strings.CutPrefix(s, "var."); ok {
+					name, _, _ = strings.Cut(name, ".")
+					for addr := range vars[name] {
+						set[addr] = true
 					}
+				} else if addr := resourceOf(s); addr != "" {
+					set[prefix+addr] = true
 				}
 			}
 		}
 	case []any:
 		for _, v := range e {
-			collectRefs(v, prefix, set)
+			collectRefs(v, prefix, vars, set)
 		}
 	}
 }
@@ -166,7 +183,7 @@ func (s *show) resources(v *values, config *module) []provisioner.Resource {
 		config = s.Configuration.RootModule
 	}
 	refs := map[string]map[string]bool{}
-	references(config, "", refs)
+	references(config, "", nil, refs)
 	all := managed(v.RootModule, nil)
 
 	type agentRef struct {
@@ -180,15 +197,20 @@ func (s *show) resources(v *values, config *module) []provisioner.Resource {
 			agents = append(agents, &agentRef{addr: configAddress(r.Address), agent: convertAgent(r)})
 		}
 	}
+	// Apps and scripts belong to the agent their agent_id refers to.
 	for _, r := range all {
-		if r.Type != typeApp {
+		if r.Type != typeApp && r.Type != typeScript {
 			continue
 		}
-		appRefs := refs[configAddress(r.Address)]
+		rRefs := refs[configAddress(r.Address)]
 		agentID := str(r.Values, "agent_id")
 		for _, a := range agents {
-			if appRefs[a.addr] || (agentID != "" && agentID == a.agent.ID) {
-				a.agent.Apps = append(a.agent.Apps, convertApp(r))
+			if rRefs[a.addr] || (agentID != "" && agentID == a.agent.ID) {
+				if r.Type == typeApp {
+					a.agent.Apps = append(a.agent.Apps, convertApp(r))
+				} else {
+					a.agent.Scripts = append(a.agent.Scripts, convertScript(r))
+				}
 				break
 			}
 		}
@@ -265,6 +287,19 @@ func convertAgent(r stateResource) provisioner.Agent {
 			a.Env[k] = fmt.Sprint(val)
 		}
 	}
+	// The agent's own scripts, as Coder shows them.
+	if script := str(v, "startup_script"); script != "" {
+		a.Scripts = append(a.Scripts, provisioner.Script{
+			DisplayName: "Startup Script", Icon: "/emojis/25b6.png", Script: script, LogPath: "coder-startup-script.log",
+			RunOnStart: true, StartBlocksLogin: a.StartupScriptBehavior == "blocking",
+		})
+	}
+	if script := str(v, "shutdown_script"); script != "" {
+		a.Scripts = append(a.Scripts, provisioner.Script{
+			DisplayName: "Shutdown Script", Icon: "/emojis/25c0.png", Script: script, LogPath: "coder-shutdown-script.log",
+			RunOnStop: true,
+		})
+	}
 	if apps := list(v, "display_apps"); len(apps) > 0 {
 		a.DisplayApps = []string{}
 		for _, name := range []string{"vscode", "vscode_insiders", "web_terminal", "ssh_helper", "port_forwarding_helper"} {
@@ -289,6 +324,15 @@ func convertApp(r stateResource) provisioner.App {
 		}
 	}
 	return app
+}
+
+func convertScript(r stateResource) provisioner.Script {
+	v := r.Values
+	return provisioner.Script{
+		DisplayName: str(v, "display_name"), Icon: str(v, "icon"), Script: str(v, "script"), Cron: str(v, "cron"),
+		LogPath: str(v, "log_path"), RunOnStart: boolean(v, "run_on_start"), RunOnStop: boolean(v, "run_on_stop"),
+		StartBlocksLogin: boolean(v, "start_blocks_login"), TimeoutSeconds: int32(num(v, "timeout")),
+	}
 }
 
 // instanceType reads the attribute cloud providers use for machine sizes.

@@ -121,9 +121,15 @@ func TestImport(t *testing.T) {
 	assert.Equal(t, "amd64", agent.Architecture)
 	assert.Equal(t, "/home/coder", agent.Directory)
 	assert.Equal(t, map[string]string{"REGION": "eu-west"}, agent.Env)
-	require.Len(t, agent.Apps, 1)
+	require.Len(t, agent.Apps, 2)
 	assert.Equal(t, "code-server", agent.Apps[0].Slug)
 	assert.Equal(t, &provisioner.Healthcheck{URL: "http://localhost:8080/healthz", Interval: 5, Threshold: 6}, agent.Apps[0].Healthcheck)
+	assert.Equal(t, "docs", agent.Apps[1].Slug, "an app in a module given the agent's ID belongs to the agent")
+	assert.Equal(t, "authenticated", agent.Apps[1].SharingLevel)
+	assert.Equal(t, []provisioner.Script{
+		{DisplayName: "Startup Script", Icon: "/emojis/25b6.png", Script: "echo starting", LogPath: "coder-startup-script.log", RunOnStart: true},
+		{DisplayName: "Hello", Icon: "/emojis/1f44b.png", Script: "echo hello", RunOnStart: true},
+	}, agent.Scripts)
 	assert.Equal(t, "home", home.Name)
 	assert.Empty(t, home.Agents)
 	assert.Equal(t, "/icon/folder.svg", home.Icon)
@@ -212,12 +218,15 @@ func TestBuildLifecycle(t *testing.T) {
 	started, s, err := build(t, p, "workspace", in)
 	require.NoError(t, err)
 	assert.True(t, s.has(provisioner.LevelInfo, "Apply complete!"))
-	assert.ElementsMatch(t, []string{"coder_agent.main", "coder_app.code", "coder_metadata.home", "terraform_data.dev", "terraform_data.home"},
+	assert.ElementsMatch(t, []string{"coder_agent.main", "coder_app.code", "coder_metadata.home", "terraform_data.dev", "terraform_data.home",
+		"coder_app.docs", "coder_script.hello"},
 		stateAddresses(t, started.State))
 	require.Len(t, started.Resources, 2)
 	agent := started.Resources[0].Agents[0]
 	assert.NotEmpty(t, agent.ID)
 	assert.NotEmpty(t, agent.Token, "the provider's token is reported for the worker to hash")
+	assert.Len(t, agent.Apps, 2)
+	assert.Len(t, agent.Scripts, 2)
 	assert.Equal(t, []string{"vscode", "web_terminal", "ssh_helper", "port_forwarding_helper"}, agent.DisplayApps)
 	assert.Equal(t, []provisioner.Metadata{
 		{Key: "cpu", Value: "4"}, {Key: "owner", Value: "alice"}, {Key: "api_key", Sensitive: true},

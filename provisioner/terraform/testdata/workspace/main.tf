@@ -1,5 +1,5 @@
 # A workspace template in the shape Coder users write, using only the coder
-# provider and Terraform's built-in terraform_data resource.
+# provider, Terraform's built-in terraform_data resource and a local module.
 terraform {
   required_providers {
     coder = {
@@ -65,6 +65,12 @@ resource "coder_agent" "main" {
   env = {
     REGION = var.region
   }
+  startup_script = "echo starting"
+}
+
+module "tools" {
+  source   = "./modules/tools"
+  agent_id = coder_agent.main.id
 }
 
 resource "coder_app" "code" {
