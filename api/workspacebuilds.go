@@ -152,7 +152,7 @@ func (a *API) createWorkspaceBuild(c *gin.Context) error {
 	if reason == "" {
 		reason = "initiator"
 	}
-	b, _, err := a.insertBuild(c, buildRequest{
+	b, _, err := a.insertBuild(ctx, buildRequest{
 		workspace: ws, template: tpl, version: version, transition: t, reason: reason, initiator: actor.User,
 		params: req.RichParameterValues, state: req.ProvisionerState, stateGiven: len(req.ProvisionerState) > 0,
 		orphan: req.Orphan, logLevel: string(req.LogLevel),

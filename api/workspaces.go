@@ -152,7 +152,7 @@ func (a *API) createWorkspace(c *gin.Context, org *db.Organization, owner *db.Us
 		ttl := tpl.DefaultTTLMillis
 		ws.TTLMillis = &ttl
 	}
-	build, job, err := a.insertBuild(c, buildRequest{
+	build, job, err := a.insertBuild(c.Request.Context(), buildRequest{
 		workspace: ws, template: tpl, version: version, transition: "start", reason: "initiator",
 		initiator: actor.User, params: req.RichParameterValues, create: true,
 	})
@@ -226,13 +226,16 @@ type buildRequest struct {
 	orphan     bool
 	logLevel   string
 	create     bool // also insert the workspace
+	// expectLatest, when set, makes the build conflict unless this is
+	// still the workspace's latest build (the lifecycle executor's guard
+	// against acting twice).
+	expectLatest uuid.UUID
 }
 
 // insertBuild validates the version, resolves parameters and inserts the
 // build and its job (and, on create, the workspace) in one transaction,
 // then starts the job's workflow.
-func (a *API) insertBuild(c *gin.Context, r buildRequest) (*db.WorkspaceBuild, *db.ProvisionerJob, error) {
-	ctx := c.Request.Context()
+func (a *API) insertBuild(ctx context.Context, r buildRequest) (*db.WorkspaceBuild, *db.ProvisionerJob, error) {
 	imp, err := a.store.GetJobByID(ctx, r.version.JobID)
 	if err != nil {
 		return nil, nil, err
@@ -303,6 +306,9 @@ func (a *API) insertBuild(c *gin.Context, r buildRequest) (*db.WorkspaceBuild, *
 			}
 			if latestJob.CompletedAt == nil {
 				return httpapi.Errorf(http.StatusConflict, "A workspace build is already active.")
+			}
+			if r.expectLatest != uuid.Nil && latest.ID != r.expectLatest {
+				return httpapi.Errorf(http.StatusConflict, "The workspace was built again meanwhile.")
 			}
 			build.BuildNumber = latest.BuildNumber + 1
 			build.ProvisionerState = latest.ProvisionerState

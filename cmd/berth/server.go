@@ -26,12 +26,13 @@ import (
 type serverCmd struct {
 	dbFlags
 	temporalFlags
-	Address          string        `help:"Address to listen on." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
-	AccessURL        string        `help:"URL clients use to reach this server (default: http://<address>)." env:"BERTH_ACCESS_URL"`
-	MaxFileSize      int64         `help:"Largest accepted upload in bytes." default:"104857600" env:"BERTH_MAX_FILE_SIZE"`
-	ReapPendingAfter time.Duration `help:"Fail jobs no provisioner picked up after this long." default:"30m" env:"BERTH_REAP_PENDING_AFTER"`
-	ReapHungAfter    time.Duration `help:"Fail started jobs whose worker went silent for this long." default:"5m" env:"BERTH_REAP_HUNG_AFTER"`
-	RunWorkflows     bool          `help:"Also run job workflows (never activities) in this process, so jobs start without a task-queue round trip." default:"true" negatable:"" env:"BERTH_RUN_WORKFLOWS"`
+	Address           string        `help:"Address to listen on." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
+	AccessURL         string        `help:"URL clients use to reach this server (default: http://<address>)." env:"BERTH_ACCESS_URL"`
+	MaxFileSize       int64         `help:"Largest accepted upload in bytes." default:"104857600" env:"BERTH_MAX_FILE_SIZE"`
+	ReapPendingAfter  time.Duration `help:"Fail jobs no provisioner picked up after this long." default:"30m" env:"BERTH_REAP_PENDING_AFTER"`
+	ReapHungAfter     time.Duration `help:"Fail started jobs whose worker went silent for this long." default:"5m" env:"BERTH_REAP_HUNG_AFTER"`
+	RunWorkflows      bool          `help:"Also run job workflows (never activities) in this process, so jobs start without a task-queue round trip." default:"true" negatable:"" env:"BERTH_RUN_WORKFLOWS"`
+	AutobuildInterval time.Duration `help:"How often autostart and autostop are checked (0 disables them on this server)." default:"15s" env:"BERTH_AUTOBUILD_INTERVAL"`
 }
 
 func (s *serverCmd) Run(ctx context.Context, g *globals) error {
@@ -121,6 +122,9 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	grp.Go(func() error { return ps.Run(gctx) })
 	grp.Go(func() error { return rec.Run(gctx) })
 	grp.Go(func() error { return reaper.Run(gctx) })
+	if s.AutobuildInterval > 0 {
+		grp.Go(func() error { return a.RunAutobuild(gctx, quartz.NewReal(), s.AutobuildInterval) })
+	}
 	grp.Go(func() error {
 		<-gctx.Done()
 		// Stop in order: streams first, then HTTP, then the rest via gctx.

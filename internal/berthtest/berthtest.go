@@ -47,6 +47,9 @@ type Options struct {
 	MaxFileSize int64
 	// Provisioners are what workers run (default: echo only).
 	Provisioners map[string]provisioner.Provisioner
+	// AutobuildInterval, if set, runs the lifecycle executor (autostart,
+	// autostop) at this interval.
+	AutobuildInterval time.Duration
 }
 
 // Deployment is a running in-process berth.
@@ -98,6 +101,13 @@ func New(t testing.TB, opts Options) *Deployment {
 	}()
 	a, err := api.New(api.Options{Store: store, PubSub: ps, Dispatcher: disp, Log: log, ShutdownCtx: ctx, MaxFileSize: opts.MaxFileSize})
 	require.NoError(t, err)
+	if opts.AutobuildInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = a.RunAutobuild(ctx, quartz.NewReal(), opts.AutobuildInterval)
+		}()
+	}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {
 		cancel()
