@@ -392,7 +392,7 @@ func (a *API) insertBuild(ctx context.Context, r buildRequest) (*db.WorkspaceBui
 	}
 	memo := map[string]any{
 		"workspace": r.workspace.Name, "template": r.template.Name, "template_version": r.version.Name,
-		"build_number": build.BuildNumber, "initiator": r.initiator.Username,
+		"build_number": build.BuildNumber, "initiator": r.initiator.Username, "reason": r.reason,
 	}
 	if err := a.disp.Start(ctx, job, attrs, memo); err != nil {
 		a.log.Warn("start build workflow", "job_id", job.ID, "err", err)
