@@ -61,7 +61,19 @@ func (p *Provisioner) run(ctx context.Context, dir string, env []string, sink pr
 			}
 		}
 	}}
-	stderr := &lineWriter{fn: func(line string) { log(provisioner.LevelError, line) }}
+	// Without -json, Terraform prints diagnostics to stderr as
+	// "Error: <summary>", a blank line, then the detail paragraph.
+	var diag *humanDiag
+	stderr := &lineWriter{fn: func(line string) {
+		log(provisioner.LevelError, line)
+		mu.Lock()
+		defer mu.Unlock()
+		if summary, ok := strings.CutPrefix(line, "Error: "); ok {
+			diag = &humanDiag{summary: summary}
+		} else if diag != nil {
+			diag.add(line)
+		}
+	}}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 
 	err := cmd.Run()
@@ -83,6 +95,9 @@ func (p *Provisioner) run(ctx context.Context, dir string, env []string, sink pr
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	if lastErr == "" && diag != nil {
+		lastErr = diag.String()
+	}
 	if lastErr != "" {
 		return &provisioner.JobError{Message: lastErr}
 	}
@@ -124,6 +139,32 @@ func (p *Provisioner) output(ctx context.Context, dir string, env []string, sink
 		return nil, fmt.Errorf("run terraform %s: %w", args[0], err)
 	}
 	return out.Bytes(), nil
+}
+
+// humanDiag is an error diagnostic read from Terraform's human-readable
+// stderr: the summary and the first paragraph of its detail.
+type humanDiag struct {
+	summary string
+	detail  []string
+	done    bool
+}
+
+func (d *humanDiag) add(line string) {
+	line = strings.TrimSpace(line)
+	switch {
+	case d.done:
+	case line == "" && len(d.detail) > 0:
+		d.done = true
+	case line != "":
+		d.detail = append(d.detail, line)
+	}
+}
+
+func (d *humanDiag) String() string {
+	if len(d.detail) == 0 {
+		return d.summary
+	}
+	return d.summary + ": " + strings.Join(d.detail, " ")
 }
 
 // uiMessage is one line of Terraform's -json output.

@@ -341,3 +341,26 @@ func TestWorkerEnvironmentStaysOut(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, s.has(provisioner.LevelInfo, "(local-exec): db=[] ws=[ws1] auto=[1]"), "%v", s.logs)
 }
+
+func TestInitFailureNamesTheError(t *testing.T) {
+	t.Parallel()
+	p := newProvisioner(t, 0)
+	dir := t.TempDir()
+	// A provider that is neither built in nor in the mirror, with a
+	// version no registry has: init fails offline and online alike.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte(`terraform {
+  required_providers {
+    coder = {
+      source  = "coder/coder"
+      version = "0.0.1"
+    }
+  }
+}
+`), 0o600))
+	s := &sink{}
+	err := p.Init(context.Background(), dir, s)
+	je, ok := provisioner.AsJobError(err)
+	require.True(t, ok, "%v", err)
+	assert.Contains(t, je.Message, "Failed to query available provider packages: Could not retrieve the list of available versions for provider coder/coder")
+	assert.True(t, s.has(provisioner.LevelError, "Error: Failed to query available provider packages"))
+}
