@@ -28,6 +28,7 @@ func terraformDeployment(t testing.TB) (*berthtest.Deployment, berthtest.Owner) 
 		Grace: 10 * time.Second,
 	})
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = tf.Close() })
 	d := berthtest.New(t, berthtest.Options{Provisioners: map[string]provisioner.Provisioner{terraform.Name: tf}})
 	return d, d.CreateFirstUser(t.Context())
 }

@@ -74,6 +74,7 @@ func (w *workerCmd) Run(ctx context.Context, g *globals) error {
 				log.Warn("terraform provisioner disabled", "err", err)
 				continue
 			}
+			defer tf.Close()
 			log.Info("terraform provisioner ready", "binary", tf.Binary(), "mirror", w.TerraformMirror)
 			provs[p] = tf
 		}

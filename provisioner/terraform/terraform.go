@@ -63,6 +63,7 @@ type Options struct {
 type Provisioner struct {
 	binary  string
 	mirror  string
+	rcFile  string // the CLI configuration New wrote, if any
 	grace   time.Duration
 	baseEnv []string
 	// cacheLock, when a plugin cache is used, is a file in it that init
@@ -104,6 +105,7 @@ func New(opts Options) (*Provisioner, error) {
 			return nil, err
 		}
 		env = append(env, "TF_CLI_CONFIG_FILE="+rc)
+		p.rcFile = rc
 	}
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
@@ -133,6 +135,17 @@ func FindBinary() (string, error) {
 		}
 	}
 	return "", errors.New("no terraform or tofu binary on PATH; install one or set BERTH_TERRAFORM_PATH (make terraform builds Terraform 1.5.7 into bin/)")
+}
+
+// Close removes the files New wrote.
+func (p *Provisioner) Close() error {
+	if p.rcFile == "" {
+		return nil
+	}
+	if err := os.Remove(p.rcFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // Binary is the executable the provisioner runs.

@@ -49,6 +49,7 @@ func newProvisioner(t *testing.T, grace time.Duration) *terraform.Provisioner {
 		Binary: bin, Mirror: mirror, PluginCacheDir: filepath.Join(t.TempDir(), "cache"), ConfigDir: t.TempDir(), Grace: grace,
 	})
 	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, p.Close()) })
 	return p
 }
 
