@@ -236,11 +236,6 @@ func convertParameters(ps []db.TemplateVersionParameter) []sdk.TemplateVersionPa
 	return out
 }
 
-// defaultDisplayApps is what an agent shows when its template does not say.
-var defaultDisplayApps = []sdk.DisplayApp{
-	sdk.DisplayAppVSCodeDesktop, sdk.DisplayAppWebTerminal, sdk.DisplayAppSSH, sdk.DisplayAppPortForward,
-}
-
 func convertAgent(r db.WorkspaceResource, ag db.ResourceAgent) sdk.WorkspaceAgent {
 	out := sdk.WorkspaceAgent{
 		ID: ag.ID, CreatedAt: ag.CreatedAt, UpdatedAt: ag.CreatedAt, Status: "connecting",
@@ -248,7 +243,7 @@ func convertAgent(r db.WorkspaceResource, ag db.ResourceAgent) sdk.WorkspaceAgen
 		EnvironmentVariables: ag.Env, OperatingSystem: ag.OperatingSystem,
 		Directory: ag.Directory, Apps: make([]sdk.WorkspaceApp, 0, len(ag.Apps)), ConnectionTimeoutSeconds: 120,
 		TroubleshootingURL: ag.TroubleshootingURL,
-		Subsystems:         []string{}, DisplayApps: defaultDisplayApps,
+		Subsystems:         []string{}, DisplayApps: make([]sdk.DisplayApp, 0, len(ag.DisplayApps)),
 		LogSources:            make([]sdk.WorkspaceAgentLogSource, 0, len(ag.Scripts)),
 		Scripts:               make([]sdk.WorkspaceAgentScript, 0, len(ag.Scripts)),
 		StartupScriptBehavior: "non-blocking",
@@ -263,11 +258,8 @@ func convertAgent(r db.WorkspaceResource, ag db.ResourceAgent) sdk.WorkspaceAgen
 	if ag.StartupScriptBehavior != "" {
 		out.StartupScriptBehavior = sdk.WorkspaceAgentStartupScriptBehavior(ag.StartupScriptBehavior)
 	}
-	if ag.DisplayApps != nil {
-		out.DisplayApps = make([]sdk.DisplayApp, 0, len(ag.DisplayApps))
-		for _, d := range ag.DisplayApps {
-			out.DisplayApps = append(out.DisplayApps, sdk.DisplayApp(d))
-		}
+	for _, d := range ag.DisplayApps {
+		out.DisplayApps = append(out.DisplayApps, sdk.DisplayApp(d))
 	}
 	for _, sc := range ag.Scripts {
 		out.LogSources = append(out.LogSources, sdk.WorkspaceAgentLogSource{

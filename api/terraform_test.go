@@ -143,6 +143,7 @@ func TestTerraformImport(t *testing.T) {
 	require.Len(t, start[0].Agents[0].Apps, 2)
 	assert.Equal(t, "code-server", start[0].Agents[0].Apps[0].Slug)
 	assert.Equal(t, "docs", start[0].Agents[0].Apps[1].Slug)
+	assert.Equal(t, []sdk.DisplayApp{"vscode", "web_terminal", "ssh_helper", "port_forwarding_helper"}, start[0].Agents[0].DisplayApps)
 	assert.Equal(t, "home", stop[0].Name)
 
 	logs, err := c.TemplateVersionLogsAfter(ctx, v.ID, 0)

@@ -336,10 +336,9 @@ type ResourceAgent struct {
 	TroubleshootingURL       string            `json:"troubleshooting_url,omitempty"`
 	MOTDFile                 string            `json:"motd_file,omitempty"`
 	StartupScriptBehavior    string            `json:"startup_script_behavior,omitempty"`
-	// DisplayApps is nil for Coder's default set.
-	DisplayApps []string         `json:"display_apps,omitempty"`
-	Apps        []ResourceApp    `json:"apps,omitempty"`
-	Scripts     []ResourceScript `json:"scripts,omitempty"`
+	DisplayApps              []string          `json:"display_apps,omitempty"`
+	Apps                     []ResourceApp     `json:"apps,omitempty"`
+	Scripts                  []ResourceScript  `json:"scripts,omitempty"`
 }
 
 // ResourceScript is one script of a ResourceAgent and its log source.

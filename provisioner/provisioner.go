@@ -200,8 +200,7 @@ type Agent struct {
 	TroubleshootingURL       string            `json:"troubleshooting_url,omitempty"`
 	MOTDFile                 string            `json:"motd_file,omitempty"`
 	StartupScriptBehavior    string            `json:"startup_script_behavior,omitempty"`
-	// DisplayApps lists the built-in apps shown (vscode, web_terminal, …);
-	// nil means Coder's default set.
+	// DisplayApps lists the built-in apps shown (vscode, web_terminal, …).
 	DisplayApps []string `json:"display_apps,omitempty"`
 	Apps        []App    `json:"apps,omitempty"`
 	// Scripts are what the agent runs: its startup and shutdown scripts

@@ -300,6 +300,9 @@ func convertAgent(r stateResource) provisioner.Agent {
 			RunOnStop: true,
 		})
 	}
+	// The display_apps block, or the provider's defaults while it is
+	// unknown (at plan time).
+	a.DisplayApps = []string{"vscode", "web_terminal", "ssh_helper", "port_forwarding_helper"}
 	if apps := list(v, "display_apps"); len(apps) > 0 {
 		a.DisplayApps = []string{}
 		for _, name := range []string{"vscode", "vscode_insiders", "web_terminal", "ssh_helper", "port_forwarding_helper"} {
