@@ -266,7 +266,7 @@ func toAgent(a provisioner.Agent, now time.Time) db.ResourceAgent {
 		ra := db.ResourceApp{
 			ID: parseOrNewID(app.ID), Slug: app.Slug, DisplayName: app.DisplayName, Command: app.Command, URL: app.URL,
 			Icon: app.Icon, External: app.External, Subdomain: app.Subdomain, SharingLevel: app.SharingLevel,
-			Hidden: app.Hidden, OpenIn: app.OpenIn,
+			Hidden: app.Hidden, OpenIn: app.OpenIn, Order: app.Order,
 		}
 		if hc := app.Healthcheck; hc != nil {
 			ra.HealthcheckURL, ra.HealthcheckInterval, ra.HealthcheckThreshold = hc.URL, hc.Interval, hc.Threshold

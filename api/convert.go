@@ -1,9 +1,11 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -271,7 +273,12 @@ func convertAgent(r db.WorkspaceResource, ag db.ResourceAgent) sdk.WorkspaceAgen
 			Timeout: int64(sc.TimeoutSeconds) * int64(time.Second), DisplayName: sc.DisplayName,
 		})
 	}
-	for _, app := range ag.Apps {
+	// Coder's order: display order, then display name, then slug.
+	apps := slices.Clone(ag.Apps)
+	slices.SortStableFunc(apps, func(x, y db.ResourceApp) int {
+		return cmp.Or(cmp.Compare(x.Order, y.Order), cmp.Compare(x.DisplayName, y.DisplayName), cmp.Compare(x.Slug, y.Slug))
+	})
+	for _, app := range apps {
 		a := sdk.WorkspaceApp{
 			ID: app.ID, URL: app.URL, External: app.External, Slug: app.Slug, DisplayName: app.DisplayName,
 			Command: app.Command, Icon: app.Icon, Subdomain: app.Subdomain,

@@ -141,8 +141,9 @@ func TestTerraformImport(t *testing.T) {
 	assert.Equal(t, "main", start[0].Agents[0].Name)
 	assert.Equal(t, "linux", start[0].Agents[0].OperatingSystem)
 	require.Len(t, start[0].Agents[0].Apps, 2)
-	assert.Equal(t, "code-server", start[0].Agents[0].Apps[0].Slug)
-	assert.Equal(t, "docs", start[0].Agents[0].Apps[1].Slug)
+	// Coder's order: display order, then display name ("Docs" < "code-server").
+	assert.Equal(t, "docs", start[0].Agents[0].Apps[0].Slug)
+	assert.Equal(t, "code-server", start[0].Agents[0].Apps[1].Slug)
 	assert.Equal(t, []sdk.DisplayApp{"vscode", "web_terminal", "ssh_helper", "port_forwarding_helper"}, start[0].Agents[0].DisplayApps)
 	assert.Equal(t, "home", stop[0].Name)
 
@@ -196,8 +197,9 @@ func TestTerraformWorkspaceLifecycle(t *testing.T) {
 	assert.Equal(t, "main", agent.Name)
 	assert.Equal(t, map[string]string{"REGION": "eu-west"}, agent.EnvironmentVariables)
 	require.Len(t, agent.Apps, 2)
-	assert.Equal(t, sdk.WorkspaceAppHealthInitializing, agent.Apps[0].Health)
-	assert.Equal(t, sdk.WorkspaceAppSharingLevelAuthenticated, agent.Apps[1].SharingLevel)
+	assert.Equal(t, sdk.WorkspaceAppSharingLevelAuthenticated, agent.Apps[0].SharingLevel)
+	assert.Equal(t, sdk.WorkspaceAppHealthDisabled, agent.Apps[0].Health)
+	assert.Equal(t, sdk.WorkspaceAppHealthInitializing, agent.Apps[1].Health, "code-server has a healthcheck")
 	require.Len(t, agent.Scripts, 2)
 	require.Len(t, agent.LogSources, 2)
 	assert.Equal(t, "Startup Script", agent.Scripts[0].DisplayName)

@@ -369,6 +369,7 @@ type ResourceApp struct {
 	SharingLevel         string    `json:"sharing_level,omitempty"`
 	Hidden               bool      `json:"hidden,omitempty"`
 	OpenIn               string    `json:"open_in,omitempty"`
+	Order                int32     `json:"order,omitempty"`
 	HealthcheckURL       string    `json:"healthcheck_url,omitempty"`
 	HealthcheckInterval  int32     `json:"healthcheck_interval,omitempty"`
 	HealthcheckThreshold int32     `json:"healthcheck_threshold,omitempty"`

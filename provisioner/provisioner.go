@@ -234,6 +234,7 @@ type App struct {
 	SharingLevel string       `json:"sharing_level,omitempty"` // owner (default), authenticated, organization, public
 	Hidden       bool         `json:"hidden,omitempty"`
 	OpenIn       string       `json:"open_in,omitempty"` // slim-window (default), tab
+	Order        int32        `json:"order,omitempty"`
 	Healthcheck  *Healthcheck `json:"healthcheck,omitempty"`
 }
 

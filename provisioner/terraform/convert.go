@@ -320,6 +320,7 @@ func convertApp(r stateResource) provisioner.App {
 		ID: str(v, "id"), Slug: str(v, "slug"), DisplayName: str(v, "display_name"), Command: str(v, "command"),
 		URL: str(v, "url"), Icon: str(v, "icon"), External: boolean(v, "external"), Subdomain: boolean(v, "subdomain"),
 		SharingLevel: str(v, "share"), Hidden: boolean(v, "hidden"), OpenIn: str(v, "open_in"),
+		Order: int32(num(v, "order")),
 	}
 	if hc := list(v, "healthcheck"); len(hc) > 0 {
 		app.Healthcheck = &provisioner.Healthcheck{
