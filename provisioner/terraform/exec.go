@@ -46,7 +46,7 @@ func (p *Provisioner) run(ctx context.Context, dir string, env []string, sink pr
 			return
 		}
 		level := convertLevel(msg.Level)
-		log(level, strings.TrimRight(msg.Message, "\n"))
+		log(level, strings.TrimSpace(msg.Message))
 		if d := msg.Diagnostic; d != nil {
 			if d.Detail != "" {
 				log(level, d.Detail)
