@@ -117,15 +117,7 @@ func encodeResource(r provisioner.Resource) []byte {
 	m = pbString(m, 1, r.Name)
 	m = pbString(m, 2, r.Type)
 	for _, a := range r.Agents {
-		var am []byte
-		am = pbString(am, 1, a.ID)
-		am = pbString(am, 2, a.Name)
-		am = pbString(am, 3, "ignored env") // a map in Coder's Agent
-		am = pbString(am, 5, a.OperatingSystem)
-		am = pbString(am, 6, a.Architecture)
-		am = pbString(am, 7, a.Directory)
-		am = pbString(am, 9, "agent-token") // auth.token, ignored
-		m = pbMessage(m, 3, am)
+		m = pbMessage(m, 3, encodeAgent(a))
 	}
 	for _, md := range r.Metadata {
 		var mm []byte
@@ -140,6 +132,62 @@ func encodeResource(r provisioner.Resource) []byte {
 	m = pbString(m, 7, r.InstanceType)
 	m = pbInt32(m, 8, r.DailyCost)
 	return m
+}
+
+func encodeAgent(a provisioner.Agent) []byte {
+	var am []byte
+	am = pbString(am, 1, a.ID)
+	am = pbString(am, 2, a.Name)
+	for k, v := range a.Env { // env is a map: entries of key 1, value 2
+		am = pbMessage(am, 3, pbString(pbString(nil, 1, k), 2, v))
+	}
+	am = pbString(am, 5, a.OperatingSystem)
+	am = pbString(am, 6, a.Architecture)
+	am = pbString(am, 7, a.Directory)
+	for _, app := range a.Apps {
+		var pm []byte
+		pm = pbString(pm, 1, app.Slug)
+		pm = pbString(pm, 2, app.DisplayName)
+		pm = pbString(pm, 3, app.Command)
+		pm = pbString(pm, 4, app.URL)
+		pm = pbString(pm, 5, app.Icon)
+		pm = pbBool(pm, 6, app.Subdomain)
+		if hc := app.Healthcheck; hc != nil {
+			pm = pbMessage(pm, 7, pbInt32(pbInt32(pbString(nil, 1, hc.URL), 2, hc.Interval), 3, hc.Threshold))
+		}
+		pm = pbInt32(pm, 8, map[string]int32{"authenticated": 1, "public": 2, "organization": 3}[app.SharingLevel])
+		pm = pbBool(pm, 9, app.External)
+		pm = pbInt32(pm, 10, app.Order)
+		pm = pbBool(pm, 11, app.Hidden)
+		pm = pbInt32(pm, 12, map[string]int32{"slim-window": 1, "tab": 2}[app.OpenIn])
+		pm = pbString(pm, 14, app.ID)
+		am = pbMessage(am, 8, pm)
+	}
+	am = pbString(am, 9, a.Token)
+	am = pbInt32(am, 11, a.ConnectionTimeoutSeconds)
+	am = pbString(am, 12, a.TroubleshootingURL)
+	am = pbString(am, 13, a.MOTDFile)
+	if a.DisplayApps != nil {
+		var dm []byte
+		for i, name := range []string{"vscode", "vscode_insiders", "web_terminal", "ssh_helper", "port_forwarding_helper"} {
+			dm = pbBool(dm, protowire.Number(i+1), slices.Contains(a.DisplayApps, name))
+		}
+		am = pbMessage(am, 20, dm)
+	}
+	for _, sc := range a.Scripts {
+		var sm []byte
+		sm = pbString(sm, 1, sc.DisplayName)
+		sm = pbString(sm, 2, sc.Icon)
+		sm = pbString(sm, 3, sc.Script)
+		sm = pbString(sm, 4, sc.Cron)
+		sm = pbBool(sm, 5, sc.StartBlocksLogin)
+		sm = pbBool(sm, 6, sc.RunOnStart)
+		sm = pbBool(sm, 7, sc.RunOnStop)
+		sm = pbInt32(sm, 8, sc.TimeoutSeconds)
+		sm = pbString(sm, 9, sc.LogPath)
+		am = pbMessage(am, 21, sm)
+	}
+	return am
 }
 
 func encodeParameter(p provisioner.RichParameter) []byte {

@@ -20,6 +20,18 @@ func TestReplayImport(t *testing.T) {
 			Metadata: []provisioner.Metadata{{Key: "k", Value: "v", Sensitive: true}, {Key: "n", IsNull: true}},
 			Agents: []provisioner.Agent{{
 				ID: "a1", Name: "main", OperatingSystem: "linux", Architecture: "arm64", Directory: "/w",
+				Token: "agent-token", Env: map[string]string{"A": "1", "B": "2"}, ConnectionTimeoutSeconds: 300,
+				TroubleshootingURL: "https://help", MOTDFile: "/etc/motd",
+				DisplayApps: []string{"vscode", "web_terminal"},
+				Apps: []provisioner.App{{
+					ID: "8e1b2c5e-6a83-4c61-9a8f-0d6f2f8c1a11", Slug: "code", DisplayName: "Code", URL: "http://localhost:8080",
+					Icon: "/c.svg", Subdomain: true, SharingLevel: "authenticated", Order: 2, OpenIn: "tab",
+					Healthcheck: &provisioner.Healthcheck{URL: "http://localhost:8080/h", Interval: 5, Threshold: 3},
+				}, {Slug: "term", Command: "bash", External: true, Hidden: true}},
+				Scripts: []provisioner.Script{{
+					DisplayName: "Startup", Icon: "/s.svg", Script: "echo hi", Cron: "* * * * *", StartBlocksLogin: true,
+					RunOnStart: true, TimeoutSeconds: 60, LogPath: "startup.log",
+				}},
 			}},
 		}, {Name: "bare"}},
 		Parameters: []provisioner.RichParameter{{

@@ -306,22 +306,178 @@ func decodeMetadata(b []byte) (provisioner.Metadata, error) {
 
 func decodeAgent(b []byte) (provisioner.Agent, error) {
 	var a provisioner.Agent
+	var envs []keyValue
 	err := eachField(b, func(f field) error {
 		switch f.num {
 		case 1:
 			return f.string(&a.ID)
 		case 2:
 			return f.string(&a.Name)
+		case 3, 22: // env (a map) and extra_envs (coder_env): both name/value pairs
+			return message(f, &envs, decodeKeyValue)
 		case 5:
 			return f.string(&a.OperatingSystem)
 		case 6:
 			return f.string(&a.Architecture)
 		case 7:
 			return f.string(&a.Directory)
+		case 8:
+			return message(f, &a.Apps, decodeApp)
+		case 9:
+			return f.string(&a.Token)
+		case 11:
+			return f.int32(&a.ConnectionTimeoutSeconds)
+		case 12:
+			return f.string(&a.TroubleshootingURL)
+		case 13:
+			return f.string(&a.MOTDFile)
+		case 20:
+			if f.typ != protowire.BytesType {
+				return f.wrongType()
+			}
+			apps, err := decodeDisplayApps(f.buf)
+			a.DisplayApps = apps
+			return err
+		case 21:
+			return message(f, &a.Scripts, decodeScript)
+		}
+		return nil
+	})
+	for _, kv := range envs {
+		if a.Env == nil {
+			a.Env = map[string]string{}
+		}
+		a.Env[kv.key] = kv.value
+	}
+	return a, err
+}
+
+// keyValue is a map entry (key 1, value 2) or an Env (name 1, value 2).
+type keyValue struct{ key, value string }
+
+func decodeKeyValue(b []byte) (keyValue, error) {
+	var kv keyValue
+	err := eachField(b, func(f field) error {
+		switch f.num {
+		case 1:
+			return f.string(&kv.key)
+		case 2:
+			return f.string(&kv.value)
+		}
+		return nil
+	})
+	return kv, err
+}
+
+// decodeDisplayApps lists the enabled built-in apps, in Coder's names.
+func decodeDisplayApps(b []byte) ([]string, error) {
+	names := map[protowire.Number]string{1: "vscode", 2: "vscode_insiders", 3: "web_terminal", 4: "ssh_helper", 5: "port_forwarding_helper"}
+	out := []string{}
+	err := eachField(b, func(f field) error {
+		name, ok := names[f.num]
+		if !ok {
+			return nil
+		}
+		var on bool
+		if err := f.bool(&on); err != nil {
+			return err
+		}
+		if on {
+			out = append(out, name)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func decodeApp(b []byte) (provisioner.App, error) {
+	var a provisioner.App
+	err := eachField(b, func(f field) error {
+		switch f.num {
+		case 1:
+			return f.string(&a.Slug)
+		case 2:
+			return f.string(&a.DisplayName)
+		case 3:
+			return f.string(&a.Command)
+		case 4:
+			return f.string(&a.URL)
+		case 5:
+			return f.string(&a.Icon)
+		case 6:
+			return f.bool(&a.Subdomain)
+		case 7:
+			var hcs []provisioner.Healthcheck
+			if err := message(f, &hcs, decodeHealthcheck); err != nil {
+				return err
+			}
+			a.Healthcheck = &hcs[0]
+		case 8:
+			v, err := f.varint()
+			a.SharingLevel = map[uint64]string{0: "owner", 1: "authenticated", 2: "public", 3: "organization"}[v]
+			return err
+		case 9:
+			return f.bool(&a.External)
+		case 10:
+			return f.int32(&a.Order)
+		case 11:
+			return f.bool(&a.Hidden)
+		case 12:
+			v, err := f.varint()
+			if v == 2 {
+				a.OpenIn = "tab"
+			}
+			return err
+		case 14:
+			return f.string(&a.ID)
 		}
 		return nil
 	})
 	return a, err
+}
+
+func decodeHealthcheck(b []byte) (provisioner.Healthcheck, error) {
+	var h provisioner.Healthcheck
+	err := eachField(b, func(f field) error {
+		switch f.num {
+		case 1:
+			return f.string(&h.URL)
+		case 2:
+			return f.int32(&h.Interval)
+		case 3:
+			return f.int32(&h.Threshold)
+		}
+		return nil
+	})
+	return h, err
+}
+
+func decodeScript(b []byte) (provisioner.Script, error) {
+	var s provisioner.Script
+	err := eachField(b, func(f field) error {
+		switch f.num {
+		case 1:
+			return f.string(&s.DisplayName)
+		case 2:
+			return f.string(&s.Icon)
+		case 3:
+			return f.string(&s.Script)
+		case 4:
+			return f.string(&s.Cron)
+		case 5:
+			return f.bool(&s.StartBlocksLogin)
+		case 6:
+			return f.bool(&s.RunOnStart)
+		case 7:
+			return f.bool(&s.RunOnStop)
+		case 8:
+			return f.int32(&s.TimeoutSeconds)
+		case 9:
+			return f.string(&s.LogPath)
+		}
+		return nil
+	})
+	return s, err
 }
 
 // formType spells the ParameterFormType enum. Unknown values read as "".
