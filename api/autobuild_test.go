@@ -12,6 +12,21 @@ import (
 	"github.com/berth-dev/berth/internal/berthtest"
 )
 
+// autobuildDeployment runs the lifecycle executor every 50 ms and has a
+// template whose workspaces stop after an hour.
+func autobuildDeployment(t *testing.T) (*berthtest.Deployment, berthtest.Owner, sdk.Template) {
+	t.Helper()
+	ctx := t.Context()
+	d := berthtest.New(t, berthtest.Options{AutobuildInterval: 50 * time.Millisecond})
+	owner := d.CreateFirstUser(ctx)
+	v := berthtest.WaitJob(ctx, t, owner.Client, createVersion(ctx, t, owner, workspaceSpec).ID)
+	require.Equal(t, sdk.ProvisionerJobSucceeded, v.Job.Status, v.Job.Error)
+	ttl := int64(time.Hour / time.Millisecond)
+	tpl, err := owner.Client.CreateTemplate(ctx, owner.OrganizationID, sdk.CreateTemplateRequest{Name: "auto", VersionID: v.ID, DefaultTTLMillis: &ttl})
+	require.NoError(t, err)
+	return d, owner, tpl
+}
+
 // TestAutobuild runs the lifecycle executor against a workspace: a start
 // past its deadline is stopped (autostop), a stopped workspace whose
 // autostart time has come is started (autostart), and a due autostart of
@@ -19,14 +34,8 @@ import (
 func TestAutobuild(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	d := berthtest.New(t, berthtest.Options{AutobuildInterval: 50 * time.Millisecond})
-	owner := d.CreateFirstUser(ctx)
+	d, owner, tpl := autobuildDeployment(t)
 	c := owner.Client
-	v := berthtest.WaitJob(ctx, t, c, createVersion(ctx, t, owner, workspaceSpec).ID)
-	require.Equal(t, sdk.ProvisionerJobSucceeded, v.Job.Status, v.Job.Error)
-	ttl := int64(time.Hour / time.Millisecond)
-	tpl, err := c.CreateTemplate(ctx, owner.OrganizationID, sdk.CreateTemplateRequest{Name: "auto", VersionID: v.ID, DefaultTTLMillis: &ttl})
-	require.NoError(t, err)
 	ws, err := c.CreateWorkspace(ctx, owner.OrganizationID, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "auto"})
 	require.NoError(t, err)
 	first := waitBuild(t, c, ws.LatestBuild.ID)
@@ -97,13 +106,8 @@ func TestAutobuild(t *testing.T) {
 func TestAutostopSkipsWhatChanged(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	d := berthtest.New(t, berthtest.Options{AutobuildInterval: 50 * time.Millisecond})
-	owner := d.CreateFirstUser(ctx)
+	d, owner, tpl := autobuildDeployment(t)
 	c := owner.Client
-	v := berthtest.WaitJob(ctx, t, c, createVersion(ctx, t, owner, workspaceSpec).ID)
-	ttl := int64(time.Hour / time.Millisecond)
-	tpl, err := c.CreateTemplate(ctx, owner.OrganizationID, sdk.CreateTemplateRequest{Name: "auto", VersionID: v.ID, DefaultTTLMillis: &ttl})
-	require.NoError(t, err)
 
 	newWorkspace := func(name string) sdk.WorkspaceBuild {
 		ws, err := c.CreateWorkspace(ctx, owner.OrganizationID, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: name})
@@ -113,7 +117,7 @@ func TestAutostopSkipsWhatChanged(t *testing.T) {
 		return b
 	}
 	dormant := newWorkspace("dormant")
-	_, err = c.UpdateWorkspaceDormancy(ctx, dormant.WorkspaceID, sdk.UpdateWorkspaceDormancy{Dormant: true})
+	_, err := c.UpdateWorkspaceDormancy(ctx, dormant.WorkspaceID, sdk.UpdateWorkspaceDormancy{Dormant: true})
 	require.NoError(t, err)
 	// A canary that is due as well: once it is stopped, the executor has
 	// looked at the others too.
