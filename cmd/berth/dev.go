@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/provisioner/terraform"
 	"github.com/berth-dev/berth/workflows"
 )
 
@@ -124,17 +125,30 @@ berth is running.
   API:          %[1]s/api/v2  (try: curl %[1]s/api/v2/buildinfo)
   Temporal UI:  %[2]s
   Postgres:     %[3]s
+  Provisioners: %[4]s
 Log in:
   first time:   coder login %[1]s   (creates the owner), or
                 curl -X POST %[1]s/api/v2/users/first -d '{"email":"admin@example.com","username":"admin","password":"<a strong password>"}'
   then:         curl -X POST %[1]s/api/v2/users/login -d '{"email":"admin@example.com","password":"..."}'
                 and send the session_token as the Coder-Session-Token header.
 Press Ctrl-C to stop everything.
-`, api, uiURL, redactURL(pgURL))
+`, api, uiURL, redactURL(pgURL), provisionersSummary())
 	log.Info("dev deployment up")
 	<-ctx.Done()
 	fmt.Println("stopping berth dev…")
 	return nil
+}
+
+// provisionersSummary says what the dev workers can run.
+func provisionersSummary() string {
+	bin, err := terraform.FindBinary()
+	if err != nil {
+		return "echo (terraform: no binary found; run make dev, or set BERTH_TERRAFORM_PATH)"
+	}
+	if mirror := os.Getenv("BERTH_TERRAFORM_MIRROR"); mirror != "" {
+		return fmt.Sprintf("echo, terraform (%s; coder provider from %s)", bin, mirror)
+	}
+	return fmt.Sprintf("echo, terraform (%s; providers from their registries)", bin)
 }
 
 // postgres returns the URL to use, creating a database or a throw-away
