@@ -49,7 +49,7 @@ func convertOrganization(o *db.Organization) sdk.Organization {
 	}
 }
 
-func convertTemplate(t *db.Template, org *db.Organization, creator *db.User) sdk.Template {
+func convertTemplate(t *db.Template, org *db.Organization, creator *db.User, stats db.BuildTimeStats) sdk.Template {
 	out := sdk.Template{
 		ID: t.ID, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, OrganizationID: t.OrganizationID,
 		Name: t.Name, DisplayName: t.DisplayName, Provisioner: sdk.ProvisionerType(t.Provisioner),
@@ -71,6 +71,11 @@ func convertTemplate(t *db.Template, org *db.Organization, creator *db.User) sdk
 		MaxPortShareLevel:              sdk.WorkspaceAgentPortShareLevel(t.MaxPortShareLevel),
 		CORSBehavior:                   sdk.CORSBehavior(t.CORSBehavior),
 		UseClassicParameterFlow:        true,
+	}
+	out.BuildTimeStats = sdk.TemplateBuildTimeStats{
+		Start:  sdk.TransitionStats{P50: stats.Start.P50, P95: stats.Start.P95},
+		Stop:   sdk.TransitionStats{P50: stats.Stop.P50, P95: stats.Stop.P95},
+		Delete: sdk.TransitionStats{P50: stats.Delete.P50, P95: stats.Delete.P95},
 	}
 	if org != nil {
 		out.OrganizationName, out.OrganizationDisplayName, out.OrganizationIcon = org.Name, org.DisplayName, org.Icon

@@ -132,7 +132,7 @@ func (a *API) createTemplate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	return httpapi.Write(c, http.StatusCreated, convertTemplate(t, org, actor.User))
+	return httpapi.Write(c, http.StatusCreated, convertTemplate(t, org, actor.User, db.BuildTimeStats{}))
 }
 
 func deref[T any](p *T, def T) T {
@@ -253,9 +253,17 @@ func (a *API) writeTemplates(c *gin.Context, f db.TemplateFilter) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]uuid.UUID, 0, len(ts))
+	for _, t := range ts {
+		ids = append(ids, t.ID)
+	}
+	stats, err := a.store.GetTemplateBuildTimeStats(ctx, ids, buildTimeStatsSince())
+	if err != nil {
+		return err
+	}
 	out := make([]sdk.Template, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, convertTemplate(t, orgs[t.OrganizationID], users[t.CreatedBy]))
+		out = append(out, convertTemplate(t, orgs[t.OrganizationID], users[t.CreatedBy], stats[t.ID]))
 	}
 	return httpapi.Write(c, http.StatusOK, out)
 }
@@ -299,12 +307,21 @@ func (a *API) template(c *gin.Context) error {
 }
 
 func (a *API) writeTemplate(c *gin.Context, t *db.Template, org *db.Organization) error {
-	creator, err := a.store.GetUsersByIDs(c.Request.Context(), []uuid.UUID{t.CreatedBy})
+	ctx := c.Request.Context()
+	creator, err := a.store.GetUsersByIDs(ctx, []uuid.UUID{t.CreatedBy})
 	if err != nil {
 		return err
 	}
-	return httpapi.Write(c, http.StatusOK, convertTemplate(t, org, creator[t.CreatedBy]))
+	stats, err := a.store.GetTemplateBuildTimeStats(ctx, []uuid.UUID{t.ID}, buildTimeStatsSince())
+	if err != nil {
+		return err
+	}
+	return httpapi.Write(c, http.StatusOK, convertTemplate(t, org, creator[t.CreatedBy], stats[t.ID]))
 }
+
+// buildTimeStatsSince is where a template's build time statistics start,
+// as in Coder: the last 30 days.
+func buildTimeStatsSince() time.Time { return db.Now().Add(-30 * 24 * time.Hour) }
 
 func (a *API) patchTemplate(c *gin.Context) error {
 	t, err := a.templateParam(c)

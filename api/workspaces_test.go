@@ -141,6 +141,23 @@ func TestWorkspaceLifecycle(t *testing.T) {
 	require.Equal(t, ws.ID, gone.ID)
 	_, err = owner.Client.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "start"})
 	requireStatus(t, err, http.StatusConflict, "Cannot start a deleted workspace!")
+
+	// The template's build times come from the successful builds.
+	stats := func(got sdk.Template) {
+		t.Helper()
+		s := got.BuildTimeStats
+		for _, ts := range []sdk.TransitionStats{s.Start, s.Stop, s.Delete} {
+			require.NotNil(t, ts.P50)
+			require.NotNil(t, ts.P95)
+			require.GreaterOrEqual(t, *ts.P95, *ts.P50)
+		}
+	}
+	got2, err := owner.Client.Template(ctx, tpl.ID)
+	require.NoError(t, err)
+	stats(got2)
+	list, err := owner.Client.Templates(ctx, "")
+	require.NoError(t, err)
+	stats(list[0])
 	require.NoError(t, owner.Client.DeleteTemplate(ctx, tpl.ID))
 }
 

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -278,6 +279,71 @@ func (s *Store) GetTemplateVersionsByIDs(ctx context.Context, ids []uuid.UUID) (
 	}
 	for _, v := range vs {
 		out[v.ID] = v
+	}
+	return out, nil
+}
+
+// TransitionTimes are the median and 95th percentile of a transition's
+// build times in milliseconds; nil without builds.
+type TransitionTimes struct {
+	P50 *int64
+	P95 *int64
+}
+
+// BuildTimeStats are a template's build times per transition.
+type BuildTimeStats struct {
+	Start, Stop, Delete TransitionTimes
+}
+
+// GetTemplateBuildTimeStats computes, as Coder does, the build time
+// percentiles of each template's last 100 successful builds started after
+// since (completed_at − started_at).
+func (s *Store) GetTemplateBuildTimeStats(ctx context.Context, templateIDs []uuid.UUID, since time.Time) (map[uuid.UUID]BuildTimeStats, error) {
+	out := make(map[uuid.UUID]BuildTimeStats, len(templateIDs))
+	if len(templateIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		TemplateID uuid.UUID `bun:"template_id"`
+		StartP50   *float64  `bun:"start_p50"`
+		StartP95   *float64  `bun:"start_p95"`
+		StopP50    *float64  `bun:"stop_p50"`
+		StopP95    *float64  `bun:"stop_p95"`
+		DeleteP50  *float64  `bun:"delete_p50"`
+		DeleteP95  *float64  `bun:"delete_p95"`
+	}
+	err := s.db.NewRaw(`WITH b AS (
+		SELECT w.template_id, wb.transition, extract(epoch FROM j.completed_at - j.started_at) * 1000 AS ms,
+			row_number() OVER (PARTITION BY w.template_id ORDER BY wb.created_at DESC) AS n
+		FROM workspace_builds wb
+		JOIN workspaces w ON w.id = wb.workspace_id
+		JOIN provisioner_jobs j ON j.id = wb.job_id
+		WHERE w.template_id IN (?) AND j.started_at > ? AND j.completed_at IS NOT NULL
+			AND j.canceled_at IS NULL AND j.error = '')
+	SELECT template_id,
+		percentile_disc(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE transition = 'start') AS start_p50,
+		percentile_disc(0.95) WITHIN GROUP (ORDER BY ms) FILTER (WHERE transition = 'start') AS start_p95,
+		percentile_disc(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE transition = 'stop') AS stop_p50,
+		percentile_disc(0.95) WITHIN GROUP (ORDER BY ms) FILTER (WHERE transition = 'stop') AS stop_p95,
+		percentile_disc(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE transition = 'delete') AS delete_p50,
+		percentile_disc(0.95) WITHIN GROUP (ORDER BY ms) FILTER (WHERE transition = 'delete') AS delete_p95
+	FROM b WHERE n <= 100 GROUP BY template_id`, bun.List(templateIDs), since).Scan(ctx, &rows)
+	if err != nil {
+		return nil, wrap("get template build time stats", err)
+	}
+	ms := func(f *float64) *int64 {
+		if f == nil {
+			return nil
+		}
+		v := int64(*f)
+		return &v
+	}
+	for _, r := range rows {
+		out[r.TemplateID] = BuildTimeStats{
+			Start:  TransitionTimes{P50: ms(r.StartP50), P95: ms(r.StartP95)},
+			Stop:   TransitionTimes{P50: ms(r.StopP50), P95: ms(r.StopP95)},
+			Delete: TransitionTimes{P50: ms(r.DeleteP50), P95: ms(r.DeleteP95)},
+		}
 	}
 	return out, nil
 }
