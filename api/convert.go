@@ -248,9 +248,10 @@ func convertAgent(r db.WorkspaceResource, ag db.ResourceAgent) sdk.WorkspaceAgen
 		ID: ag.ID, CreatedAt: ag.CreatedAt, UpdatedAt: ag.CreatedAt, Status: "connecting",
 		LifecycleState: "created", Name: ag.Name, ResourceID: r.ID, Architecture: ag.Architecture,
 		EnvironmentVariables: ag.Env, OperatingSystem: ag.OperatingSystem,
-		Directory: ag.Directory, Apps: make([]sdk.WorkspaceApp, 0, len(ag.Apps)), ConnectionTimeoutSeconds: 120,
-		TroubleshootingURL: ag.TroubleshootingURL,
-		Subsystems:         []string{}, DisplayApps: make([]sdk.DisplayApp, 0, len(ag.DisplayApps)),
+		Directory: ag.Directory, Apps: make([]sdk.WorkspaceApp, 0, len(ag.Apps)),
+		ConnectionTimeoutSeconds: ag.ConnectionTimeoutSeconds,
+		TroubleshootingURL:       ag.TroubleshootingURL,
+		Subsystems:               []string{}, DisplayApps: make([]sdk.DisplayApp, 0, len(ag.DisplayApps)),
 		LogSources:            make([]sdk.WorkspaceAgentLogSource, 0, len(ag.Scripts)),
 		Scripts:               make([]sdk.WorkspaceAgentScript, 0, len(ag.Scripts)),
 		StartupScriptBehavior: "non-blocking",
@@ -258,9 +259,6 @@ func convertAgent(r db.WorkspaceResource, ag db.ResourceAgent) sdk.WorkspaceAgen
 	}
 	if out.EnvironmentVariables == nil {
 		out.EnvironmentVariables = map[string]string{}
-	}
-	if ag.ConnectionTimeoutSeconds > 0 {
-		out.ConnectionTimeoutSeconds = ag.ConnectionTimeoutSeconds
 	}
 	if ag.StartupScriptBehavior != "" {
 		out.StartupScriptBehavior = sdk.WorkspaceAgentStartupScriptBehavior(ag.StartupScriptBehavior)

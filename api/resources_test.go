@@ -54,4 +54,5 @@ func TestEchoAgentDetails(t *testing.T) {
 	require.NotEmpty(t, res[0].Agents)
 	assert.Empty(t, res[0].Agents[0].DisplayApps)
 	assert.NotNil(t, res[0].Agents[0].DisplayApps)
+	assert.Zero(t, res[0].Agents[0].ConnectionTimeoutSeconds, "as the template says: unset")
 }

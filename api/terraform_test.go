@@ -196,6 +196,7 @@ func TestTerraformWorkspaceLifecycle(t *testing.T) {
 	agent := res[0].Agents[0]
 	assert.Equal(t, "main", agent.Name)
 	assert.Equal(t, map[string]string{"REGION": "eu-west"}, agent.EnvironmentVariables)
+	assert.Equal(t, int32(120), agent.ConnectionTimeoutSeconds, "the coder provider's default")
 	require.Len(t, agent.Apps, 2)
 	assert.Equal(t, sdk.WorkspaceAppSharingLevelAuthenticated, agent.Apps[0].SharingLevel)
 	assert.Equal(t, sdk.WorkspaceAppHealthDisabled, agent.Apps[0].Health)
