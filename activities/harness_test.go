@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,7 +73,7 @@ func newHarnessWith(t *testing.T, mod func(*activities.Options)) *harness {
 		Provisioners:      map[string]provisioner.Provisioner{"echo": echo.New()},
 		WorkerID:          h.workerID,
 		WorkDir:           h.workDir,
-		Log:               slog.New(slog.NewTextHandler(detachedOutput(t), nil)),
+		Log:               slog.New(slog.NewTextHandler(testinfra.DetachedOutput(t), nil)),
 		HeartbeatInterval: 20 * time.Millisecond,
 		FlushInterval:     10 * time.Millisecond,
 	}
@@ -85,36 +83,9 @@ func newHarnessWith(t *testing.T, mod func(*activities.Options)) *harness {
 	return h
 }
 
-// detachedOutput forwards to t.Output() until the test's cleanup detaches
-// it, so a goroutine the test environment leaves behind cannot write to a
-// finished test.
-func detachedOutput(t *testing.T) io.Writer {
-	w := &testWriter{w: t.Output()}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		w.w = nil
-	})
-	return w
-}
-
-type testWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.w == nil {
-		return len(p), nil
-	}
-	return w.w.Write(p)
-}
-
 func (h *harness) suite() *testsuite.WorkflowTestSuite {
 	s := &testsuite.WorkflowTestSuite{}
-	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(detachedOutput(h.t), &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(testinfra.DetachedOutput(h.t), &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	return s
 }
 

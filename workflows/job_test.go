@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/berth-dev/berth/internal/testinfra"
 	"github.com/berth-dev/berth/workflows"
 )
 
@@ -89,30 +89,8 @@ func (s *stubs) finishCalls() []finishCall {
 
 var _ workflows.Activities = (*stubs)(nil)
 
-// testWriter forwards to t.Output() until the test's cleanup detaches it:
-// activity goroutines the test environment leaves behind may still log.
-type testWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.w == nil {
-		return len(p), nil
-	}
-	return w.w.Write(p)
-}
-
 func testLogger(t *testing.T) log.Logger {
-	w := &testWriter{w: t.Output()}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		w.w = nil
-	})
-	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(testinfra.DetachedOutput(t), &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
 
 func newEnv(t *testing.T, s *stubs) *testsuite.TestWorkflowEnvironment {

@@ -102,13 +102,20 @@ func (w *testWriter) Write(p []byte) (int, error) {
 // must register its own cleanups (such as closing the client) after calling
 // testLogger, so that they run before the writer is detached.
 func testLogger(t testing.TB) log.Logger {
+	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(DetachedOutput(t), &slog.HandlerOptions{Level: slog.LevelInfo})))
+}
+
+// DetachedOutput forwards to t.Output() until the test's cleanup detaches
+// it, so a goroutine a test leaves behind (a Temporal test environment's
+// activity, say) cannot write to a finished test.
+func DetachedOutput(t testing.TB) io.Writer {
 	w := &testWriter{w: t.Output()}
 	t.Cleanup(func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		w.w = nil
 	})
-	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	return w
 }
 
 // quietLogger logs warnings and errors to w.
