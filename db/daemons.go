@@ -105,24 +105,30 @@ func (s *Store) GetJobQueue(ctx context.Context, j *ProvisionerJob) (*JobQueue, 
 	}
 	q := &JobQueue{AvailableWorkers: []uuid.UUID{}}
 	for _, r := range rows {
-		q.Count++
-		if q.MostRecentlySeen == nil || r.LastSeen.After(*q.MostRecentlySeen) {
-			t := r.LastSeen.UTC()
-			q.MostRecentlySeen = &t
-		}
-		if !r.Online {
-			continue
-		}
-		q.Available++
-		q.AvailableWorkers = append(q.AvailableWorkers, r.ID)
-		if r.Position > 0 && (q.Position == 0 || r.Position < q.Position) {
-			q.Position = r.Position
-		}
-		if r.Size > q.Size {
-			q.Size = r.Size
-		}
+		q.addDaemon(r.ID, r.LastSeen, r.Online, r.Position, r.Size)
 	}
 	return q, nil
+}
+
+// addDaemon counts one matching daemon into the queue figures: the job's
+// position and the queue's size are the best any online daemon offers.
+func (q *JobQueue) addDaemon(id uuid.UUID, lastSeen time.Time, online bool, position, size int) {
+	q.Count++
+	if q.MostRecentlySeen == nil || lastSeen.After(*q.MostRecentlySeen) {
+		t := lastSeen.UTC()
+		q.MostRecentlySeen = &t
+	}
+	if !online {
+		return
+	}
+	q.Available++
+	q.AvailableWorkers = append(q.AvailableWorkers, id)
+	if position > 0 && (q.Position == 0 || position < q.Position) {
+		q.Position = position
+	}
+	if size > q.Size {
+		q.Size = size
+	}
 }
 
 // GetDaemonNames returns the names of daemons by ID.

@@ -342,23 +342,7 @@ func (s *Store) GetJobQueues(ctx context.Context, jobIDs []uuid.UUID) (map[uuid.
 		return nil, wrap("get job queues", err)
 	}
 	for _, r := range rows {
-		q := out[r.JobID]
-		q.Count++
-		if q.MostRecentlySeen == nil || r.LastSeen.After(*q.MostRecentlySeen) {
-			t := r.LastSeen.UTC()
-			q.MostRecentlySeen = &t
-		}
-		if !r.Online {
-			continue
-		}
-		q.Available++
-		q.AvailableWorkers = append(q.AvailableWorkers, r.ID)
-		if r.Position > 0 && (q.Position == 0 || r.Position < q.Position) {
-			q.Position = r.Position
-		}
-		if r.Size > q.Size {
-			q.Size = r.Size
-		}
+		out[r.JobID].addDaemon(r.ID, r.LastSeen, r.Online, r.Position, r.Size)
 	}
 	return out, nil
 }
