@@ -86,15 +86,9 @@ func (s *Store) GetJobQueue(ctx context.Context, j *ProvisionerJob) (*JobQueue, 
 	var rows []row
 	err := s.db.NewRaw(`SELECT d.id, d.last_seen_at, d.last_seen_at > ? AS online,
 		CASE WHEN ? AND d.last_seen_at > ? THEN (SELECT count(*) FROM provisioner_jobs p
-			WHERE p.started_at IS NULL AND p.completed_at IS NULL AND p.canceled_at IS NULL
-			AND p.organization_id = d.organization_id AND p.provisioner = ANY(d.provisioners)
-			AND CASE WHEN p.tags = '{"scope":"organization","owner":""}'::jsonb THEN d.tags = p.tags ELSE d.tags @> p.tags END
-			AND (p.created_at, p.id) <= (j.created_at, j.id)) ELSE 0 END AS position,
+			WHERE `+pendingJobs+` AND (p.created_at, p.id) <= (j.created_at, j.id)) ELSE 0 END AS position,
 		CASE WHEN ? AND d.last_seen_at > ? THEN (SELECT count(*) FROM provisioner_jobs p
-			WHERE p.started_at IS NULL AND p.completed_at IS NULL AND p.canceled_at IS NULL
-			AND p.organization_id = d.organization_id AND p.provisioner = ANY(d.provisioners)
-			AND CASE WHEN p.tags = '{"scope":"organization","owner":""}'::jsonb THEN d.tags = p.tags ELSE d.tags @> p.tags END
-			) ELSE 0 END AS size
+			WHERE `+pendingJobs+`) ELSE 0 END AS size
 		FROM provisioner_daemons d,
 		(SELECT ?::uuid AS id, ?::timestamptz AS created_at, ?::uuid AS organization_id, ?::text AS provisioner, ?::jsonb AS tags) j
 		WHERE `+daemonMatchesJob,
@@ -109,6 +103,12 @@ func (s *Store) GetJobQueue(ctx context.Context, j *ProvisionerJob) (*JobQueue, 
 	}
 	return q, nil
 }
+
+// pendingJobs matches the pending, uncanceled jobs p that daemon d could
+// take.
+const pendingJobs = `p.started_at IS NULL AND p.completed_at IS NULL AND p.canceled_at IS NULL
+	AND p.organization_id = d.organization_id AND p.provisioner = ANY(d.provisioners)
+	AND CASE WHEN p.tags = '{"scope":"organization","owner":""}'::jsonb THEN d.tags = p.tags ELSE d.tags @> p.tags END`
 
 // addDaemon counts one matching daemon into the queue figures: the job's
 // position and the queue's size are the best any online daemon offers.

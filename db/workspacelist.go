@@ -324,9 +324,6 @@ func (s *Store) GetJobQueues(ctx context.Context, jobIDs []uuid.UUID) (map[uuid.
 		Position int       `bun:"position"`
 		Size     int       `bun:"size"`
 	}
-	const pendingJobs = `p.started_at IS NULL AND p.completed_at IS NULL AND p.canceled_at IS NULL
-			AND p.organization_id = d.organization_id AND p.provisioner = ANY(d.provisioners)
-			AND CASE WHEN p.tags = '{"scope":"organization","owner":""}'::jsonb THEN d.tags = p.tags ELSE d.tags @> p.tags END`
 	cutoff := Now().Add(-DaemonOnlineWindow)
 	var rows []row
 	const pending = `j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL`
