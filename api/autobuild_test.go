@@ -38,7 +38,7 @@ func TestAutobuild(t *testing.T) {
 	c := owner.Client
 	ws, err := c.CreateWorkspace(ctx, owner.OrganizationID, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "auto"})
 	require.NoError(t, err)
-	first := waitBuild(t, c, ws.LatestBuild.ID)
+	first := berthtest.WaitBuild(t, c, ws.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, first.Job.Status, first.Job.Error)
 	require.NotNil(t, first.Deadline)
 
@@ -112,7 +112,7 @@ func TestAutostopSkipsWhatChanged(t *testing.T) {
 	newWorkspace := func(name string) sdk.WorkspaceBuild {
 		ws, err := c.CreateWorkspace(ctx, owner.OrganizationID, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: name})
 		require.NoError(t, err)
-		b := waitBuild(t, c, ws.LatestBuild.ID)
+		b := berthtest.WaitBuild(t, c, ws.LatestBuild.ID)
 		require.Equal(t, sdk.ProvisionerJobSucceeded, b.Job.Status, b.Job.Error)
 		return b
 	}

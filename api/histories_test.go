@@ -84,7 +84,7 @@ func TestRecordHistories(t *testing.T) {
 	require.NoError(t, err)
 	ws, err := c.CreateWorkspace(ctx, owner.OrganizationID, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "hist"})
 	require.NoError(t, err)
-	b := waitBuild(t, c, ws.LatestBuild.ID)
+	b := berthtest.WaitBuild(t, c, ws.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, b.Job.Status, b.Job.Error)
 	save("build_succeeded", b.Job.ID)
 }

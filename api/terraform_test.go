@@ -65,7 +65,7 @@ func build(t *testing.T, c *sdk.Client, workspaceID uuid.UUID, transition sdk.Wo
 	t.Helper()
 	b, err := c.CreateWorkspaceBuild(t.Context(), workspaceID, sdk.CreateWorkspaceBuildRequest{Transition: transition, RichParameterValues: params})
 	require.NoError(t, err)
-	b = waitBuild(t, c, b.ID)
+	b = berthtest.WaitBuild(t, c, b.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, b.Job.Status, b.Job.Error)
 	return b
 }
@@ -183,7 +183,7 @@ func TestTerraformWorkspaceLifecycle(t *testing.T) {
 		RichParameterValues: []sdk.WorkspaceBuildParameter{{Name: "cpu", Value: "4"}, {Name: "image", Value: "debian"}},
 	})
 	require.NoError(t, err)
-	b := waitBuild(t, c, ws.LatestBuild.ID)
+	b := berthtest.WaitBuild(t, c, ws.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, b.Job.Status, b.Job.Error)
 	logs := buildLogs(ctx, t, c, b.ID)
 	assert.True(t, hasLog(logs, "Initializing Terraform Directory", "info", "Terraform has been successfully initialized!"))
@@ -254,7 +254,7 @@ func TestTerraformFailedApply(t *testing.T) {
 
 	ws, err := c.CreateWorkspace(ctx, owner.OrganizationID, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "broken"})
 	require.NoError(t, err)
-	b := waitBuild(t, c, ws.LatestBuild.ID)
+	b := berthtest.WaitBuild(t, c, ws.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobFailed, b.Job.Status)
 	assert.Contains(t, b.Job.Error, "local-exec provisioner error")
 	assert.Contains(t, b.Job.Error, "exit status 3")
@@ -284,7 +284,7 @@ func TestTerraformCancelSlowApply(t *testing.T) {
 		assert.True(ct, hasLog(buildLogs(ctx, t, c, id), "Starting workspace", "info", "(local-exec): slow step started"))
 	}, time.Minute, 50*time.Millisecond, "the slow step's output arrives while it runs")
 	require.NoError(t, c.CancelWorkspaceBuild(ctx, id, sdk.CancelWorkspaceBuildParams{}))
-	b := waitBuild(t, c, id)
+	b := berthtest.WaitBuild(t, c, id)
 	require.Equal(t, sdk.ProvisionerJobCanceled, b.Job.Status, b.Job.Error)
 	logs := buildLogs(ctx, t, c, id)
 	assert.True(t, hasLog(logs, "", "info", "Interrupt received"), "terraform was interrupted, not killed")
@@ -324,14 +324,7 @@ func BenchmarkTerraform(b *testing.B) {
 				TemplateID: tpl.ID, Name: "b" + strings.ReplaceAll(uuid.NewString()[:8], "-", ""),
 			})
 			require.NoError(b, err)
-			var build sdk.WorkspaceBuild
-			require.EventuallyWithT(b, func(ct *assert.CollectT) {
-				build, err = c.WorkspaceBuild(ctx, ws.LatestBuild.ID)
-				if assert.NoError(ct, err) {
-					assert.False(ct, build.Job.Status.Active())
-				}
-			}, time.Minute, 10*time.Millisecond)
-			total += jobMillis(build.Job)
+			total += jobMillis(berthtest.WaitBuild(b, c, ws.LatestBuild.ID).Job)
 		}
 		b.ReportMetric(total/float64(b.N), "job-ms/op")
 	})

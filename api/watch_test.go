@@ -23,7 +23,7 @@ func TestWatchWorkspaceAcrossServers(t *testing.T) {
 	require.NoError(t, err)
 	ws, err := owner.Client.CreateUserWorkspace(ctx, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "watched"})
 	require.NoError(t, err)
-	waitBuild(t, owner.Client, ws.LatestBuild.ID)
+	berthtest.WaitBuild(t, owner.Client, ws.LatestBuild.ID)
 
 	watcher := sdk.New(d2.URL)
 	watcher.SetSessionToken(owner.Client.SessionToken())

@@ -116,7 +116,7 @@ func newListWorld(t *testing.T) *listWorld {
 		TemplateID: w.alpha.ID, Name: "real", RichParameterValues: []sdk.WorkspaceBuildParameter{{Name: "size", Value: "large"}},
 	})
 	require.NoError(t, err)
-	b := waitBuild(t, w.owner.Client, real.LatestBuild.ID)
+	b := berthtest.WaitBuild(t, w.owner.Client, real.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, b.Job.Status, b.Job.Error)
 	w.ids["real"] = real.ID
 

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -24,19 +23,6 @@ const workspaceSpec = `{"version": 1,
                {"name": "home", "type": "echo_volume", "transitions": ["start", "stop"]}],
  "steps": {"apply:start": {"logs": [{"output": "booting ${workspace_name}"}], "state": "started"},
            "apply:stop": {"state": "stopped"}}}`
-
-func waitBuild(t *testing.T, c *sdk.Client, id uuid.UUID) sdk.WorkspaceBuild {
-	t.Helper()
-	var b sdk.WorkspaceBuild
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		var err error
-		b, err = c.WorkspaceBuild(t.Context(), id)
-		if assert.NoError(ct, err) {
-			assert.False(ct, b.Job.Status.Active(), "build job still %s", b.Job.Status)
-		}
-	}, 60*time.Second, 20*time.Millisecond)
-	return b
-}
 
 func TestWorkspaceLifecycle(t *testing.T) {
 	t.Parallel()
@@ -61,7 +47,7 @@ func TestWorkspaceLifecycle(t *testing.T) {
 	require.False(t, ws.Outdated)
 	require.Equal(t, sdk.AutomaticUpdates("never"), ws.AutomaticUpdates)
 
-	b := waitBuild(t, owner.Client, ws.LatestBuild.ID)
+	b := berthtest.WaitBuild(t, owner.Client, ws.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, b.Job.Status, b.Job.Error)
 	require.Equal(t, sdk.WorkspaceStatus("running"), b.Status)
 	require.NotNil(t, b.Deadline, "a start with a TTL has a deadline: %+v", b)
@@ -96,7 +82,7 @@ func TestWorkspaceLifecycle(t *testing.T) {
 	stop, err := owner.Client.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "stop"})
 	require.NoError(t, err)
 	require.Equal(t, int32(2), stop.BuildNumber)
-	stop = waitBuild(t, owner.Client, stop.ID)
+	stop = berthtest.WaitBuild(t, owner.Client, stop.ID)
 	require.Equal(t, sdk.WorkspaceStatus("stopped"), stop.Status)
 	require.Nil(t, stop.Deadline)
 	params, err = owner.Client.WorkspaceBuildParameters(ctx, stop.ID)
@@ -105,7 +91,7 @@ func TestWorkspaceLifecycle(t *testing.T) {
 
 	start, err := owner.Client.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "start"})
 	require.NoError(t, err)
-	start = waitBuild(t, owner.Client, start.ID)
+	start = berthtest.WaitBuild(t, owner.Client, start.ID)
 	require.Equal(t, sdk.WorkspaceStatus("running"), start.Status)
 
 	byNumber, err := owner.Client.WorkspaceBuildByNumber(ctx, "owner", "dev1", "2")
@@ -132,7 +118,7 @@ func TestWorkspaceLifecycle(t *testing.T) {
 
 	del, err := owner.Client.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "delete"})
 	require.NoError(t, err)
-	del = waitBuild(t, owner.Client, del.ID)
+	del = berthtest.WaitBuild(t, owner.Client, del.ID)
 	require.Equal(t, sdk.WorkspaceStatus("deleted"), del.Status)
 	_, err = owner.Client.Workspace(ctx, ws.ID)
 	requireStatus(t, err, http.StatusGone, "")
@@ -203,7 +189,7 @@ func TestWorkspaceBuildConcurrencyAndCancel(t *testing.T) {
 	err = owner.Client.CancelWorkspaceBuild(ctx, ws.LatestBuild.ID, sdk.CancelWorkspaceBuildParams{ExpectStatus: "pending"})
 	requireStatus(t, err, http.StatusPreconditionFailed, "Job is not in the expected state.")
 	require.NoError(t, owner.Client.CancelWorkspaceBuild(ctx, ws.LatestBuild.ID, sdk.CancelWorkspaceBuildParams{ExpectStatus: "running"}))
-	b := waitBuild(t, owner.Client, ws.LatestBuild.ID)
+	b := berthtest.WaitBuild(t, owner.Client, ws.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobCanceled, b.Job.Status)
 	require.Equal(t, sdk.WorkspaceStatus("canceled"), b.Status)
 
@@ -231,7 +217,7 @@ func TestWorkspaceBuildConcurrencyAndCancel(t *testing.T) {
 	other, err := owner.Client.CreateUserWorkspace(ctx, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "orphan"})
 	require.NoError(t, err)
 	require.NoError(t, owner.Client.CancelWorkspaceBuild(ctx, other.LatestBuild.ID, sdk.CancelWorkspaceBuildParams{}))
-	waitBuild(t, owner.Client, other.LatestBuild.ID)
+	berthtest.WaitBuild(t, owner.Client, other.LatestBuild.ID)
 	_, err = owner.Client.CreateWorkspaceBuild(ctx, other.ID, sdk.CreateWorkspaceBuildRequest{Transition: "start", Orphan: true})
 	requireStatus(t, err, http.StatusBadRequest, "Orphan is only permitted when deleting a workspace.")
 	_, err = owner.Client.CreateWorkspaceBuild(ctx, other.ID, sdk.CreateWorkspaceBuildRequest{Transition: "delete", Orphan: true})
@@ -255,7 +241,7 @@ func TestWorkspaceBuildCancelPending(t *testing.T) {
 	require.NoError(t, err)
 	ws, err := owner.Client.CreateUserWorkspace(ctx, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "queued"})
 	require.NoError(t, err)
-	waitBuild(t, owner.Client, ws.LatestBuild.ID)
+	berthtest.WaitBuild(t, owner.Client, ws.LatestBuild.ID)
 
 	// Route the next build to a tag set no worker has, so it stays pending.
 	_, err = d.DB.ExecContext(ctx, `UPDATE provisioner_jobs SET tags = '{"scope":"organization","owner":"","pool":"none"}'::jsonb, task_queue = 'nobody' WHERE id = ?`, v.Job.ID)

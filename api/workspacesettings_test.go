@@ -37,7 +37,7 @@ func settingsWorkspace(ctx context.Context, t *testing.T, owner berthtest.Owner,
 	t.Helper()
 	ws, err := owner.Client.CreateWorkspace(ctx, owner.OrganizationID, user, sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: name})
 	require.NoError(t, err)
-	b := waitBuild(t, owner.Client, ws.LatestBuild.ID)
+	b := berthtest.WaitBuild(t, owner.Client, ws.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, b.Job.Status, b.Job.Error)
 	ws, err = owner.Client.Workspace(ctx, ws.ID)
 	require.NoError(t, err)
@@ -489,7 +489,7 @@ func TestWorkspaceSettingsExtend(t *testing.T) {
 	// A stopped workspace.
 	stop, err := c.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "stop"})
 	require.NoError(t, err)
-	waitBuild(t, c, stop.ID)
+	berthtest.WaitBuild(t, c, stop.ID)
 	code, resp = extend(time.Now().Add(2 * time.Hour))
 	require.Equal(t, http.StatusConflict, code)
 	require.Equal(t, "Workspace must be started, current status: stop", resp.Message)
@@ -501,7 +501,7 @@ func TestWorkspaceSettingsExtend(t *testing.T) {
 	err = c.PutExtendWorkspace(ctx, busy.ID, sdk.PutExtendWorkspaceRequest{Deadline: time.Now().Add(2 * time.Hour)})
 	requireStatus(t, err, http.StatusConflict, "Workspace is still building!")
 	require.NoError(t, c.CancelWorkspaceBuild(ctx, busy.LatestBuild.ID, sdk.CancelWorkspaceBuildParams{}))
-	b := waitBuild(t, c, busy.LatestBuild.ID)
+	b := berthtest.WaitBuild(t, c, busy.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobCanceled, b.Job.Status)
 	err = c.PutExtendWorkspace(ctx, busy.ID, sdk.PutExtendWorkspaceRequest{Deadline: time.Now().Add(2 * time.Hour)})
 	requireStatus(t, err, http.StatusConflict, "Workspace must be started, current status: canceled")
@@ -553,7 +553,7 @@ func TestWorkspaceSettingsResolveAutostart(t *testing.T) {
 		Transition: "start", TemplateVersionID: large.ID, RichParameterValues: []sdk.WorkspaceBuildParameter{{Name: "size", Value: "large"}},
 	})
 	require.NoError(t, err)
-	waitBuild(t, c, b.ID)
+	berthtest.WaitBuild(t, c, b.ID)
 	require.True(t, resolve(), "size=large is not an option of the active version")
 
 	// With a default for the new parameter nothing is missing.
@@ -620,7 +620,7 @@ func TestWorkspaceSettingsTimings(t *testing.T) {
 	}
 	require.Equal(t, []string{"Setting up", "Planning Infrastructure"}, stages)
 	require.NoError(t, c.CancelWorkspaceBuild(ctx, busy.LatestBuild.ID, sdk.CancelWorkspaceBuildParams{}))
-	waitBuild(t, c, busy.LatestBuild.ID)
+	berthtest.WaitBuild(t, c, busy.LatestBuild.ID)
 }
 
 // TestWorkspaceSettingsAccess checks path resolution on every endpoint: bad
@@ -649,7 +649,7 @@ func TestWorkspaceSettingsAccess(t *testing.T) {
 	gone := settingsWorkspace(ctx, t, owner, "me", tpl, "gone")
 	del, err := c.CreateWorkspaceBuild(ctx, gone.ID, sdk.CreateWorkspaceBuildRequest{Transition: "delete"})
 	require.NoError(t, err)
-	waitBuild(t, c, del.ID)
+	berthtest.WaitBuild(t, c, del.ID)
 
 	endpoints := []struct {
 		method, suffix, body string

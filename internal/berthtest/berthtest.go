@@ -220,6 +220,20 @@ func UploadDir(ctx context.Context, t testing.TB, c *sdk.Client, dir string) uui
 	return res.ID
 }
 
+// WaitBuild polls a workspace build until its job is terminal.
+func WaitBuild(t testing.TB, c *sdk.Client, id uuid.UUID) sdk.WorkspaceBuild {
+	t.Helper()
+	var b sdk.WorkspaceBuild
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		var err error
+		b, err = c.WorkspaceBuild(t.Context(), id)
+		if assert.NoError(ct, err) {
+			assert.False(ct, b.Job.Status.Active(), "build still %s", b.Job.Status)
+		}
+	}, 90*time.Second, 20*time.Millisecond)
+	return b
+}
+
 // WaitJob polls a template version until its job is terminal.
 func WaitJob(ctx context.Context, t testing.TB, c *sdk.Client, versionID uuid.UUID) sdk.TemplateVersion {
 	t.Helper()

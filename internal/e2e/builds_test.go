@@ -39,19 +39,6 @@ func slowWorkspace(t *testing.T, c *sdk.Client, owner berthtest.Owner) sdk.Works
 	return ws
 }
 
-func waitBuild(t *testing.T, c *sdk.Client, id uuid.UUID) sdk.WorkspaceBuild {
-	t.Helper()
-	var b sdk.WorkspaceBuild
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		var err error
-		b, err = c.WorkspaceBuild(t.Context(), id)
-		if assert.NoError(ct, err) {
-			assert.False(ct, b.Job.Status.Active(), "build still %s", b.Job.Status)
-		}
-	}, 90*time.Second, 50*time.Millisecond)
-	return b
-}
-
 // TestWorkerKilledMidBuild: a build is not retried (an apply is not
 // idempotent), so it fails with a clear error once the heartbeat times out,
 // and the workspace can still be deleted.
@@ -63,7 +50,7 @@ func TestWorkerKilledMidBuild(t *testing.T) {
 	w.signal(syscall.SIGKILL)
 	<-w.done
 
-	b := waitBuild(t, c, ws.LatestBuild.ID)
+	b := berthtest.WaitBuild(t, c, ws.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobFailed, b.Job.Status)
 	require.Contains(t, b.Job.Error, "provisioner worker lost")
 	require.Equal(t, sdk.WorkspaceStatus("failed"), b.Status)
@@ -71,7 +58,7 @@ func TestWorkerKilledMidBuild(t *testing.T) {
 	e.startWorker(store, "rescuer")
 	del, err := c.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "delete"})
 	require.NoError(t, err)
-	del = waitBuild(t, c, del.ID)
+	del = berthtest.WaitBuild(t, c, del.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, del.Job.Status, del.Job.Error)
 	_, err = c.Workspace(ctx, ws.ID)
 	e2, ok := sdk.AsError(err)
@@ -89,13 +76,13 @@ func TestCancelWhileWorkerDead(t *testing.T) {
 	<-w.done
 
 	require.NoError(t, c.CancelWorkspaceBuild(ctx, ws.LatestBuild.ID, sdk.CancelWorkspaceBuildParams{}))
-	b := waitBuild(t, c, ws.LatestBuild.ID)
+	b := berthtest.WaitBuild(t, c, ws.LatestBuild.ID)
 	require.Contains(t, []sdk.ProvisionerJobStatus{sdk.ProvisionerJobCanceled, sdk.ProvisionerJobFailed}, b.Job.Status)
 	require.NotNil(t, b.Job.CanceledAt)
 	// The workspace can build again at once.
 	e.startWorker(store, "rescuer")
 	next, err := c.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "stop"})
 	require.NoError(t, err)
-	next = waitBuild(t, c, next.ID)
+	next = berthtest.WaitBuild(t, c, next.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, next.Job.Status, next.Job.Error)
 }

@@ -62,7 +62,7 @@ func TestTerraformWorkerProcess(t *testing.T) {
 	tpl := terraformTemplate(ctx, t, owner, "workspace", sdk.VariableValue{Name: "api_key", Value: "k"})
 	ws, err := c.CreateWorkspace(ctx, owner.OrganizationID, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "dev"})
 	require.NoError(t, err)
-	b := waitBuild(t, c, ws.LatestBuild.ID)
+	b := berthtest.WaitBuild(t, c, ws.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, b.Job.Status, b.Job.Error)
 	require.Equal(t, "tf", b.Job.WorkerName)
 	state, err := c.WorkspaceBuildState(ctx, b.ID)
@@ -132,13 +132,13 @@ func TestTerraformWorkerKilledMidApply(t *testing.T) {
 		assert.Empty(ct, terraformProcesses(t, workDir))
 	}, 30*time.Second, 100*time.Millisecond, "the dead worker's terraform ends (parent-death SIGINT, or at latest its next write to the closed log pipe)")
 
-	b := waitBuild(t, c, ws.LatestBuild.ID)
+	b := berthtest.WaitBuild(t, c, ws.LatestBuild.ID)
 	require.Equal(t, sdk.ProvisionerJobFailed, b.Job.Status)
 	require.Contains(t, b.Job.Error, "provisioner worker lost")
 
 	e.terraformWorker("rescuer", t.TempDir())
 	del, err := c.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "delete"})
 	require.NoError(t, err)
-	del = waitBuild(t, c, del.ID)
+	del = berthtest.WaitBuild(t, c, del.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, del.Job.Status, del.Job.Error)
 }
