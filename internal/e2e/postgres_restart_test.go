@@ -198,20 +198,7 @@ func TestPostgresRestartDuringJob(t *testing.T) {
 
 	// The job reaches a terminal state; the API may fail for a moment while
 	// connections are re-established.
-	var last sdk.ProvisionerJobStatus
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		got, err := c.TemplateVersion(ctx, v.ID)
-		if !assert.NoError(ct, err) {
-			return
-		}
-		if got.Job.Status != last {
-			t.Logf("%s: job %s %q", time.Since(restarted).Round(time.Millisecond), got.Job.Status, got.Job.Error)
-			last = got.Job.Status
-		}
-		v = got
-		assert.False(ct, got.Job.Status.Active(), "job still %s", got.Job.Status)
-	}, 120*time.Second, 100*time.Millisecond)
-	t.Logf("job %s after %s: error %q (code %q)", v.Job.Status, time.Since(restarted).Round(time.Millisecond), v.Job.Error, v.Job.ErrorCode)
+	v = waitAfterOutage(t, c, v.ID, restarted)
 	switch v.Job.Status {
 	case sdk.ProvisionerJobSucceeded:
 		// Nothing written around the outage was lost.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
@@ -181,20 +182,7 @@ func TestTemporalRestartDuringJob(t *testing.T) {
 	require.NoError(t, ts.start())
 	t.Logf("Temporal restarted in %s", time.Since(restarted).Round(time.Millisecond))
 
-	var last sdk.ProvisionerJobStatus
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		got, err := c.TemplateVersion(ctx, v.ID)
-		if !assert.NoError(ct, err) {
-			return
-		}
-		if got.Job.Status != last {
-			t.Logf("%s: job %s %q", time.Since(restarted).Round(time.Millisecond), got.Job.Status, got.Job.Error)
-			last = got.Job.Status
-		}
-		v = got
-		assert.False(ct, got.Job.Status.Active(), "job still %s", got.Job.Status)
-	}, 120*time.Second, 100*time.Millisecond)
-	t.Logf("job %s after %s: error %q (code %q)", v.Job.Status, time.Since(restarted).Round(time.Millisecond), v.Job.Error, v.Job.ErrorCode)
+	v = waitAfterOutage(t, c, v.ID, restarted)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, v.Job.Status,
 		"the workflow outlives a Temporal restart, so the job should finish: %s", v.Job.Error)
 
@@ -216,4 +204,29 @@ func TestTemporalRestartDuringJob(t *testing.T) {
 	v2 := createVersion(ctx, t, owner, `{"version":1,"steps":{"plan":{"logs":[{"output":"after the restart"}]}}}`)
 	v2 = berthtest.WaitJob(ctx, t, c, v2.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, v2.Job.Status, v2.Job.Error)
+}
+
+// waitAfterOutage waits for a template version's job to end after a
+// service restarted at restarted, logging each status it passes through
+// (the API may fail for a moment while connections are re-established).
+func waitAfterOutage(t *testing.T, c *sdk.Client, id uuid.UUID, restarted time.Time) sdk.TemplateVersion {
+	t.Helper()
+	var (
+		v    sdk.TemplateVersion
+		last sdk.ProvisionerJobStatus
+	)
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		got, err := c.TemplateVersion(t.Context(), id)
+		if !assert.NoError(ct, err) {
+			return
+		}
+		if got.Job.Status != last {
+			t.Logf("%s: job %s %q", time.Since(restarted).Round(time.Millisecond), got.Job.Status, got.Job.Error)
+			last = got.Job.Status
+		}
+		v = got
+		assert.False(ct, got.Job.Status.Active(), "job still %s", got.Job.Status)
+	}, 120*time.Second, 100*time.Millisecond)
+	t.Logf("job %s after %s: error %q (code %q)", v.Job.Status, time.Since(restarted).Round(time.Millisecond), v.Job.Error, v.Job.ErrorCode)
+	return v
 }
