@@ -90,11 +90,9 @@ func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, di
 		}
 	}
 
-	meta := provisioner.WorkspaceMeta{OwnerID: r.job.InitiatorID.String()}
-	if r.job.Provisioner != "echo" { // echo ignores these facts; spare its hot path the reads
-		if meta, err = r.versionMeta(ctx, versionID); err != nil {
-			return nil, err
-		}
+	meta, err := r.versionMeta(ctx, versionID)
+	if err != nil {
+		return nil, err
 	}
 	r.enterStage(stagePersistent)
 	start, err := prov.Plan(ctx, dir, provisioner.PlanInput{
@@ -186,25 +184,17 @@ func (r *jobRun) runDryRun(ctx context.Context, prov provisioner.Provisioner, di
 // versionMeta describes an import's or dry-run's workspace: the version's
 // template facts and the initiator as owner.
 func (r *jobRun) versionMeta(ctx context.Context, versionID uuid.UUID) (provisioner.WorkspaceMeta, error) {
-	st := r.a.opts.Store
-	meta := provisioner.WorkspaceMeta{OwnerID: r.job.InitiatorID.String(), AgentURL: r.a.opts.AccessURL}
-	v, err := st.GetTemplateVersionByID(ctx, versionID)
+	f, err := r.a.opts.Store.GetVersionFacts(ctx, versionID, r.job.InitiatorID)
 	if err != nil {
-		return meta, fmt.Errorf("load template version: %w", err)
+		return provisioner.WorkspaceMeta{}, err
 	}
-	meta.TemplateVersionName = v.Name
-	if v.TemplateID.Valid {
-		t, err := st.GetTemplateByIDAny(ctx, v.TemplateID.UUID)
-		if err != nil {
-			return meta, fmt.Errorf("load template: %w", err)
-		}
-		meta.TemplateID, meta.TemplateName = t.ID.String(), t.Name
+	meta := provisioner.WorkspaceMeta{
+		OwnerID: r.job.InitiatorID.String(), OwnerName: f.Username, OwnerFullName: f.Name, OwnerEmail: f.Email,
+		TemplateName: f.TemplateName, TemplateVersionName: f.VersionName, AgentURL: r.a.opts.AccessURL,
 	}
-	u, err := st.GetUserByID(ctx, r.job.InitiatorID)
-	if err != nil {
-		return meta, fmt.Errorf("load initiator: %w", err)
+	if f.TemplateID.Valid {
+		meta.TemplateID = f.TemplateID.UUID.String()
 	}
-	meta.OwnerName, meta.OwnerFullName, meta.OwnerEmail = u.Username, u.Name, u.Email
 	return meta, nil
 }
 

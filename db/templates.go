@@ -347,3 +347,25 @@ func (s *Store) GetTemplateBuildTimeStats(ctx context.Context, templateIDs []uui
 	}
 	return out, nil
 }
+
+// VersionFacts are what a provisioner is told about an import's or a
+// dry-run's template version and the user who started it.
+type VersionFacts struct {
+	VersionName  string        `bun:"version_name"`
+	TemplateID   uuid.NullUUID `bun:"template_id,type:uuid"`
+	TemplateName string        `bun:"template_name"`
+	Username     string        `bun:"username"`
+	Name         string        `bun:"name"`
+	Email        string        `bun:"email"`
+}
+
+// GetVersionFacts reads a version, its template (if it has one yet) and a
+// user in one query.
+func (s *Store) GetVersionFacts(ctx context.Context, versionID, userID uuid.UUID) (*VersionFacts, error) {
+	f := new(VersionFacts)
+	err := s.db.NewRaw(`SELECT v.name AS version_name, v.template_id, coalesce(t.name, '') AS template_name,
+		u.username, u.name, u.email
+		FROM template_versions v LEFT JOIN templates t ON t.id = v.template_id JOIN users u ON u.id = ?
+		WHERE v.id = ?`, userID, versionID).Scan(ctx, f)
+	return f, wrap("get version facts", err)
+}
