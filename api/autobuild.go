@@ -42,35 +42,44 @@ func (a *API) AutobuildOnce(ctx context.Context, now time.Time) error {
 		return err
 	}
 	for _, c := range stops {
-		a.autobuild(ctx, c, "stop", "autostop")
+		ws, tpl, err := a.workspaceAndTemplate(ctx, c.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		a.autobuild(ctx, c, ws, tpl, "stop", "autostop")
 	}
 	starts, err := a.store.AutostartDue(ctx, now, autobuildBatch)
 	if err != nil {
 		return err
 	}
 	for _, c := range starts {
-		claimed, err := a.advanceNextStart(ctx, c, now)
+		ws, tpl, err := a.workspaceAndTemplate(ctx, c.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		claimed, err := a.advanceNextStart(ctx, c, ws, tpl, now)
 		if err != nil {
 			return err
 		}
 		if claimed && c.Eligible {
-			a.autobuild(ctx, c, "start", "autostart")
+			a.autobuild(ctx, c, ws, tpl, "start", "autostart")
 		}
 	}
 	return nil
 }
 
-// advanceNextStart moves the workspace's autostart time past now; false
-// means another server claimed this start.
-func (a *API) advanceNextStart(ctx context.Context, c db.AutobuildCandidate, now time.Time) (bool, error) {
-	ws, err := a.store.GetWorkspaceByID(ctx, c.WorkspaceID)
+func (a *API) workspaceAndTemplate(ctx context.Context, id uuid.UUID) (*db.Workspace, *db.Template, error) {
+	ws, err := a.store.GetWorkspaceByID(ctx, id)
 	if err != nil {
-		return false, err
+		return nil, nil, err
 	}
 	tpl, err := a.store.GetTemplateByIDAny(ctx, ws.TemplateID)
-	if err != nil {
-		return false, err
-	}
+	return ws, tpl, err
+}
+
+// advanceNextStart moves the workspace's autostart time past now; false
+// means another server claimed this start.
+func (a *API) advanceNextStart(ctx context.Context, c db.AutobuildCandidate, ws *db.Workspace, tpl *db.Template, now time.Time) (bool, error) {
 	var next *time.Time
 	if ws.AutostartSchedule != nil {
 		if sched, err := parseWeeklySchedule(*ws.AutostartSchedule); err == nil {
@@ -85,17 +94,9 @@ func (a *API) advanceNextStart(ctx context.Context, c db.AutobuildCandidate, now
 // autobuild inserts and starts one lifecycle build. Failures are logged:
 // the workspace's state tells the rest (a conflict means someone else
 // built it first).
-func (a *API) autobuild(ctx context.Context, c db.AutobuildCandidate, transition, reason string) {
+func (a *API) autobuild(ctx context.Context, c db.AutobuildCandidate, ws *db.Workspace, tpl *db.Template, transition, reason string) {
 	log := a.log.With("workspace_id", c.WorkspaceID, "transition", transition, "reason", reason)
 	err := func() error {
-		ws, err := a.store.GetWorkspaceByID(ctx, c.WorkspaceID)
-		if err != nil {
-			return err
-		}
-		tpl, err := a.store.GetTemplateByIDAny(ctx, ws.TemplateID)
-		if err != nil {
-			return err
-		}
 		latest, err := a.store.GetWorkspaceBuildByID(ctx, c.LatestBuildID)
 		if err != nil {
 			return err
