@@ -128,7 +128,7 @@ func (r *jobRun) runBuild(ctx context.Context, prov provisioner.Provisioner, dir
 			// A failed or canceled apply may have changed infrastructure:
 			// its state is the build's, whatever the job's outcome.
 			r.always = append(r.always, func(ctx context.Context, tx *db.Store, _ *db.ProvisionerJob) error {
-				return tx.SetWorkspaceBuildState(ctx, f.build.ID, applied.State)
+				return tx.SetWorkspaceBuildResult(ctx, f.build.ID, applied.State, nil)
 			})
 		}
 		return nil, err

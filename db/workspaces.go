@@ -152,13 +152,6 @@ func (s *Store) SetWorkspaceBuildResult(ctx context.Context, id uuid.UUID, state
 	return wrap("set workspace build result", err)
 }
 
-// SetWorkspaceBuildState stores the provisioner state a build left.
-func (s *Store) SetWorkspaceBuildState(ctx context.Context, id uuid.UUID, state []byte) error {
-	_, err := s.db.NewUpdate().Model((*WorkspaceBuild)(nil)).Set("updated_at = ?", Now()).
-		Set("provisioner_state = ?", state).Where("id = ?", id).Exec(ctx)
-	return wrap("set workspace build state", err)
-}
-
 // MarkWorkspaceDeleted marks a workspace deleted; its name becomes free.
 func (s *Store) MarkWorkspaceDeleted(ctx context.Context, id uuid.UUID) error {
 	if _, err := s.db.NewUpdate().Model((*Workspace)(nil)).Set("deleted = true").Set("updated_at = ?", Now()).
