@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/provisioner"
 	"github.com/berth-dev/berth/provisioner/echo"
@@ -26,6 +28,7 @@ type workerCmd struct {
 	WorkDir           string            `help:"Directory for job working directories (default: the system temp dir)." env:"BERTH_WORK_DIR"`
 	AccessURL         string            `help:"URL workspace agents reach the API at (CODER_AGENT_URL for templates)." env:"BERTH_ACCESS_URL"`
 	terraformFlags
+	pprofFlags
 }
 
 type terraformFlags struct {
@@ -82,9 +85,14 @@ func (w *workerCmd) Run(ctx context.Context, g *globals) error {
 	if len(provs) == 0 {
 		return errors.New("no provisioner available to run")
 	}
-	return worker.Run(ctx, worker.Options{
-		Temporal: tc, Store: db.NewStore(bdb), Queues: workflows.Queues{Prefix: w.QueuePrefix},
-		Organization: w.Organization, Tags: w.Tag, Provisioners: provs, Name: w.Name, Version: version,
-		Log: log, WorkDir: w.WorkDir, MaxConcurrentJobs: w.MaxConcurrentJobs, AccessURL: w.AccessURL,
+	grp, gctx := errgroup.WithContext(ctx)
+	grp.Go(func() error { return w.servePprof(gctx, log) })
+	grp.Go(func() error {
+		return worker.Run(gctx, worker.Options{
+			Temporal: tc, Store: db.NewStore(bdb), Queues: workflows.Queues{Prefix: w.QueuePrefix},
+			Organization: w.Organization, Tags: w.Tag, Provisioners: provs, Name: w.Name, Version: version,
+			Log: log, WorkDir: w.WorkDir, MaxConcurrentJobs: w.MaxConcurrentJobs, AccessURL: w.AccessURL,
+		})
 	})
+	return grp.Wait()
 }
