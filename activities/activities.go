@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,11 +38,17 @@ type Options struct {
 	// AccessURL is the URL workspace agents reach the API at
 	// (CODER_AGENT_URL for the coder provider).
 	AccessURL string
+	// ClaimLapse is how long a claimed job may go untouched before another
+	// worker takes it over (default DefaultClaimLapse).
+	ClaimLapse time.Duration
 }
 
 // Activities implements workflows.Activities.
 type Activities struct {
 	opts Options
+
+	mu      sync.Mutex
+	running map[uuid.UUID]chan struct{} // jobs RunJob runs, closed when it returns
 }
 
 var _ workflows.Activities = (*Activities)(nil)
@@ -66,23 +73,140 @@ func New(opts Options) (*Activities, error) {
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 100 * time.Millisecond
 	}
-	return &Activities{opts: opts}, nil
+	if opts.ClaimLapse <= 0 {
+		opts.ClaimLapse = DefaultClaimLapse
+	}
+	return &Activities{opts: opts, running: map[uuid.UUID]chan struct{}{}}, nil
 }
+
+// DefaultClaimLapse is how long a claimed job may go untouched before
+// another worker may take it over: a running job is touched every
+// HeartbeatInterval, so only a lost worker's claim lapses.
+const DefaultClaimLapse = 5 * time.Second
 
 // RunJob claims and runs a job. A job that is already finished or canceled
 // is left alone. A provisioner failure is the job's outcome, not an activity
 // error; infrastructure errors are returned so Temporal retries them.
+//
+// It runs as a local activity of ProvisionerJob (and as the activity of
+// ProvisionerJobV1). When the worker that ran the job was lost, Temporal
+// gives the workflow to another worker, whose RunJob takes the job over
+// once the lost worker's claim lapsed: an import or dry-run starts again
+// (up to MaxJobAttempts), a build fails, since an interrupted apply cannot
+// simply be repeated.
 func (a *Activities) RunJob(ctx context.Context, in workflows.RunJobInput) (workflows.RunJobResult, error) {
+	// A workflow task this process lost (say, Temporal restarted) may come
+	// back to it and run RunJob again while the first run goes on: the
+	// second waits for the first, never runs the job beside it.
+	release, err := a.enter(ctx, in.JobID)
+	if err != nil {
+		return workflows.RunJobResult{}, err
+	}
+	defer release()
 	info := activity.GetInfo(ctx)
-	job, err := a.opts.Store.ClaimJob(ctx, in.JobID, a.opts.WorkerID, info.Attempt > 1)
+	job, err := a.claim(ctx, in.JobID, info.TaskQueue)
 	if errors.Is(err, db.ErrNotFound) {
 		return a.endUnclaimable(ctx, in.JobID)
 	}
 	if err != nil {
 		return workflows.RunJobResult{}, err
 	}
-	run := newJobRun(a, job)
-	return run.execute(ctx, info.Attempt)
+	if msg := refuseTakeover(job); msg != "" {
+		return newJobRun(a, job).fail(ctx, msg)
+	}
+	// The attempt users read: workers that claimed the job, or retries
+	// within this one (infrastructure errors), whichever is more.
+	return newJobRun(a, job).execute(ctx, max(int32(job.Attempts), info.Attempt))
+}
+
+// Running is the number of jobs a's RunJob is running. (A function, not a
+// method: every exported method of Activities is registered as an activity.)
+func Running(a *Activities) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.running)
+}
+
+// enter waits until no other RunJob of this process runs the job, then
+// marks it running here until release is called.
+func (a *Activities) enter(ctx context.Context, jobID uuid.UUID) (release func(), err error) {
+	for {
+		a.mu.Lock()
+		busy, ok := a.running[jobID]
+		if !ok {
+			done := make(chan struct{})
+			a.running[jobID] = done
+			a.mu.Unlock()
+			return func() {
+				a.mu.Lock()
+				delete(a.running, jobID)
+				a.mu.Unlock()
+				close(done)
+			}, nil
+		}
+		a.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// claim claims a job for this worker, waiting while another worker's
+// claim is live: that worker may be cut off from Temporal but not from
+// Postgres, and still finish the job (a canceled one too), or its claim
+// lapses. It returns db.ErrNotFound for a job that needs no worker here.
+func (a *Activities) claim(ctx context.Context, jobID uuid.UUID, queue string) (*db.ProvisionerJob, error) {
+	for {
+		job, err := a.opts.Store.ClaimJob(ctx, jobID, db.Claim{
+			WorkerID: a.opts.WorkerID, TaskQueue: queue, StaleBefore: db.Now().Add(-a.opts.ClaimLapse),
+		})
+		switch {
+		case errors.Is(err, db.ErrNotFound):
+			if live, lerr := a.liveElsewhere(ctx, jobID); lerr != nil || !live {
+				return nil, errors.Join(err, lerr)
+			}
+		case !errors.Is(err, db.ErrJobBusy):
+			return job, err
+		}
+		activity.RecordHeartbeat(ctx)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(a.opts.HeartbeatInterval):
+		}
+	}
+}
+
+// liveElsewhere reports whether another worker runs the job and still
+// touches it, so that worker ends it.
+func (a *Activities) liveElsewhere(ctx context.Context, jobID uuid.UUID) (bool, error) {
+	j, err := a.opts.Store.GetJobByID(ctx, jobID)
+	if err != nil {
+		return false, err
+	}
+	return j.CompletedAt == nil && j.StartedAt != nil && j.WorkerID.UUID != a.opts.WorkerID &&
+		j.UpdatedAt.After(db.Now().Add(-a.opts.ClaimLapse)), nil
+}
+
+// MaxJobAttempts caps how often an import or dry-run runs when workers
+// running it are lost.
+const MaxJobAttempts = 3
+
+// refuseTakeover says why a job taken over from a lost worker must not run
+// again, or "" when it may.
+func refuseTakeover(job *db.ProvisionerJob) string {
+	switch {
+	case job.Attempts <= 1:
+		return ""
+	case job.Type == db.JobTypeWorkspaceBuild:
+		return "provisioner worker lost: the worker running this build stopped; " +
+			"a build is not run again, since its apply may have been interrupted half-way"
+	case job.Attempts > MaxJobAttempts:
+		return fmt.Sprintf("provisioner worker lost: %d workers stopped while running this job", job.Attempts-1)
+	}
+	return ""
 }
 
 // endUnclaimable handles a job RunJob may not claim. A finished job needs
@@ -103,6 +227,17 @@ func (a *Activities) endUnclaimable(ctx context.Context, jobID uuid.UUID) (workf
 			Stage: a.lastStage(ctx, jobID), Output: "Job canceled."}},
 	})
 	return workflows.RunJobResult{Completed: done}, err
+}
+
+// CancelJob marks a job canceled, as the API's cancel does, for a job
+// workflow canceled through Temporal alone; RunJob sees it in the row. A
+// job already finished or canceled is left alone.
+func (a *Activities) CancelJob(ctx context.Context, in workflows.CancelJobInput) error {
+	_, err := a.opts.Store.CancelJob(ctx, in.JobID)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // FinishJob writes the terminal state of a job that RunJob could not
@@ -148,6 +283,10 @@ func (a *Activities) lastStage(ctx context.Context, jobID uuid.UUID) string {
 // errLocallyCanceled is the cause of a job context canceled because the
 // database says the job was canceled.
 var errLocallyCanceled = errors.New("job canceled")
+
+// errTakenOver is the cause of a job context canceled because another
+// worker took the job over.
+var errTakenOver = errors.New("job taken over by another worker")
 
 func describeAttempt(attempt int32) string {
 	if attempt <= 1 {

@@ -17,7 +17,7 @@ import (
 func (h *harness) startedJob(stage string) *db.ProvisionerJob {
 	h.t.Helper()
 	job, _ := h.createImport(demoSpec)
-	_, err := h.store.ClaimJob(h.ctx, job.ID, uuid.New(), false)
+	_, err := h.store.ClaimJob(h.ctx, job.ID, db.Claim{WorkerID: uuid.New()})
 	require.NoError(h.t, err)
 	if stage != "" {
 		require.NoError(h.t, h.store.AppendLogs(h.ctx, job.ID, []db.ProvisionerJobLog{

@@ -35,6 +35,11 @@ const (
 	stageCleanup    = "Cleaning Up"
 )
 
+// testQueue is the task queue of the SDK's test environments, where the
+// activities run: the harness's jobs are routed to it, so RunJob may claim
+// them.
+const testQueue = "default-test-taskqueue"
+
 // harness is a fresh database with a user, and Activities using the echo
 // provisioner on it.
 type harness struct {
@@ -76,6 +81,7 @@ func newHarnessWith(t *testing.T, mod func(*activities.Options)) *harness {
 		Log:               slog.New(slog.NewTextHandler(testinfra.DetachedOutput(t), nil)),
 		HeartbeatInterval: 20 * time.Millisecond,
 		FlushInterval:     10 * time.Millisecond,
+		ClaimLapse:        200 * time.Millisecond,
 	}
 	mod(&opts)
 	h.acts, err = activities.New(opts)
@@ -118,7 +124,7 @@ func (h *harness) createImport(spec string, vars ...db.VariableValue) (*db.Provi
 	job := &db.ProvisionerJob{
 		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, OrganizationID: h.org.ID, InitiatorID: h.user.ID,
 		Provisioner: "echo", StorageMethod: "file", Type: db.JobTypeTemplateVersionImport,
-		Input: input, Tags: db.UntaggedTags(), FileID: file.ID, TaskQueue: "berth-prov-test",
+		Input: input, Tags: db.UntaggedTags(), FileID: file.ID, TaskQueue: testQueue,
 	}
 	v := &db.TemplateVersion{
 		ID: versionID, OrganizationID: h.org.ID, Name: "v-" + versionID.String()[:8], JobID: job.ID,

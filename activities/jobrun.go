@@ -121,14 +121,21 @@ func (r *jobRun) keepAlive(ctx context.Context, cancel context.CancelCauseFunc) 
 				continue
 			}
 			activity.RecordHeartbeat(ctx)
-			canceled, err := r.a.opts.Store.TouchJob(ctx, r.job.ID)
+			touch, err := r.a.opts.Store.TouchJob(ctx, r.job.ID, r.a.opts.WorkerID)
 			if err != nil {
 				if ctx.Err() == nil {
 					r.a.opts.Log.Warn("touch job", "job_id", r.job.ID, "err", err)
 				}
 				continue
 			}
-			if canceled {
+			if touch == db.TouchLost {
+				// Our claim lapsed (this worker was cut off) and another
+				// worker runs the job now: stop without a word to it.
+				r.a.opts.Log.Warn("job taken over by another worker", "job_id", r.job.ID)
+				cancel(errTakenOver)
+				continue
+			}
+			if touch == db.TouchStop {
 				// Stop the provisioner, but go on heartbeating: it may take
 				// a while to stop (Terraform's graceful interrupt).
 				cancel(errLocallyCanceled)
@@ -162,6 +169,8 @@ func (r *jobRun) execute(actx context.Context, attempt int32) (workflows.RunJobR
 	defer wcancel()
 	locallyCanceled := errors.Is(context.Cause(ctx), errLocallyCanceled)
 	switch {
+	case errors.Is(context.Cause(ctx), errTakenOver):
+		return workflows.RunJobResult{}, errTakenOver
 	case err == nil:
 		r.enterStage("Cleaning Up")
 		return r.complete(wctx, db.Completion{Results: results})
@@ -204,6 +213,15 @@ func (r *jobRun) canceledInDB(ctx context.Context) bool {
 	return err == nil && j.CanceledAt != nil
 }
 
+// fail ends the job with an error line and that error, without running it.
+func (r *jobRun) fail(ctx context.Context, msg string) (workflows.RunJobResult, error) {
+	r.mu.Lock()
+	r.stage = r.a.lastStage(ctx, r.job.ID)
+	r.mu.Unlock()
+	r.add(db.LogSourceDaemon, provisioner.LevelError, msg)
+	return r.complete(ctx, db.Completion{Error: msg})
+}
+
 func (r *jobRun) complete(ctx context.Context, c db.Completion) (workflows.RunJobResult, error) {
 	c.Logs = r.take()
 	if fns := append(r.always, c.Results); len(r.always) > 0 {
@@ -219,6 +237,7 @@ func (r *jobRun) complete(ctx context.Context, c db.Completion) (workflows.RunJo
 			return nil
 		}
 	}
+	c.WorkerID = r.a.opts.WorkerID
 	if _, err := r.a.opts.Store.CompleteJob(ctx, r.job.ID, c); err != nil {
 		return workflows.RunJobResult{}, fmt.Errorf("complete job: %w", err)
 	}

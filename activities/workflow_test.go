@@ -4,11 +4,11 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/berth-dev/berth/activities"
@@ -21,62 +21,50 @@ import (
 // workflow (in the SDK's test environment) against Postgres, to check what
 // the pair leaves in the job row.
 
-type runJobFunc = func(context.Context, workflows.RunJobInput) (workflows.RunJobResult, error)
-
-// workflowEnv registers the workflow, FinishJob and runJob (the real
-// RunJob unless a wrapper is given).
-func (h *harness) workflowEnv(runJob runJobFunc) *testsuite.TestWorkflowEnvironment {
+// workflowEnv registers the workflow, RunJob and FinishJob as the worker
+// does.
+func (h *harness) workflowEnv() *testsuite.TestWorkflowEnvironment {
 	env := h.suite().NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(workflows.ProvisionerJob)
-	if runJob == nil {
-		runJob = h.acts.RunJob
-	}
-	env.RegisterActivityWithOptions(runJob, activity.RegisterOptions{Name: workflows.ActRunJob})
+	env.RegisterActivityWithOptions(h.acts.RunJob, activity.RegisterOptions{Name: workflows.ActRunJob})
 	env.RegisterActivityWithOptions(h.acts.FinishJob, activity.RegisterOptions{Name: workflows.ActFinishJob})
 	return env
 }
 
 func workflowInput(job *db.ProvisionerJob) workflows.JobInput {
-	return workflows.JobInput{JobID: job.ID, ActivityQueue: job.TaskQueue, ControlQueue: "berth-control", Type: job.Type}
+	return workflows.JobInput{JobID: job.ID, Type: job.Type}
 }
 
 func TestWorkflowImportSucceeds(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	job, _ := h.createImport(demoSpec)
-	env := h.workflowEnv(nil)
+	env := h.workflowEnv()
 	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 
 	got := h.job(job.ID)
 	require.Equal(t, db.JobSucceeded, got.Status)
+	require.Equal(t, 1, got.Attempts)
+	require.Equal(t, h.workerID, got.WorkerID.UUID)
 	require.Equal(t, []string{stageSetup, stageParse, stagePersistent, stageEphemeral, stageCleanup}, headers(h.logs(job.ID)))
 }
 
-// lostWorker is a RunJob whose first attempt behaves like a worker that
-// claimed the job and died: before Temporal notices the missing heartbeats,
-// before is run against the database. Later attempts are the real RunJob.
-func lostWorker(h *harness, before func(ctx context.Context, jobID uuid.UUID) error) runJobFunc {
-	return func(ctx context.Context, in workflows.RunJobInput) (workflows.RunJobResult, error) {
-		if activity.GetInfo(ctx).Attempt > 1 {
-			return h.acts.RunJob(ctx, in)
-		}
-		_, err := h.store.ClaimJob(ctx, in.JobID, uuid.New(), false)
-		if err != nil {
-			return workflows.RunJobResult{}, err
-		}
-		if err := h.store.AppendLogs(ctx, in.JobID, []db.ProvisionerJobLog{{
-			CreatedAt: db.Now(), Source: db.LogSourceDaemon, Level: provisioner.LevelInfo, Stage: stageSetup,
-		}}); err != nil {
-			return workflows.RunJobResult{}, err
-		}
-		if before != nil {
-			if err := before(ctx, in.JobID); err != nil {
-				return workflows.RunJobResult{}, err
-			}
-		}
-		return workflows.RunJobResult{}, temporal.NewHeartbeatTimeoutError()
+// lostWorker makes the job look like another worker claimed it and then
+// died (as Temporal sees it: its workflow task timed out and came to this
+// worker): the job is claimed by someone else (taking it from any earlier
+// one), with a Setting up line, and before (if given) runs; the claim
+// lapses after the harness's ClaimLapse.
+func (h *harness) lostWorker(job *db.ProvisionerJob, before func(ctx context.Context, jobID uuid.UUID) error) {
+	h.t.Helper()
+	_, err := h.store.ClaimJob(h.ctx, job.ID, db.Claim{WorkerID: uuid.New(), StaleBefore: db.Now().Add(time.Hour)})
+	require.NoError(h.t, err)
+	require.NoError(h.t, h.store.AppendLogs(h.ctx, job.ID, []db.ProvisionerJobLog{{
+		CreatedAt: db.Now(), Source: db.LogSourceDaemon, Level: provisioner.LevelInfo, Stage: stageSetup,
+	}}))
+	if before != nil {
+		require.NoError(h.t, before(h.ctx, job.ID))
 	}
 }
 
@@ -84,14 +72,16 @@ func TestWorkflowImportTakesOverFromLostWorker(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	job, _ := h.createImport(demoSpec)
-	env := h.workflowEnv(lostWorker(h, nil))
+	h.lostWorker(job, nil)
+	env := h.workflowEnv()
 	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 
 	got := h.job(job.ID)
-	require.Equal(t, db.JobSucceeded, got.Status, "the retry took the job over and finished it")
+	require.Equal(t, db.JobSucceeded, got.Status, "the worker took the job over once the lost one's claim lapsed")
 	require.Equal(t, h.workerID, got.WorkerID.UUID)
+	require.Equal(t, 2, got.Attempts)
 	logs := h.logs(job.ID)
 	requireLogShape(t, logs)
 	retry := findLog(t, logs, "Retrying (attempt 2): the previous attempt did not finish.")
@@ -99,20 +89,42 @@ func TestWorkflowImportTakesOverFromLostWorker(t *testing.T) {
 	require.Equal(t, stageSetup, retry.Stage)
 }
 
+func TestWorkflowImportGivesUpAfterLosingWorkers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	job, _ := h.createImport(demoSpec)
+	for range activities.MaxJobAttempts {
+		h.lostWorker(job, nil)
+	}
+	env := h.workflowEnv()
+	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+
+	got := h.job(job.ID)
+	require.Equal(t, db.JobFailed, got.Status)
+	require.Equal(t, "provisioner worker lost: 3 workers stopped while running this job", got.Error)
+}
+
 func TestWorkflowBuildLostWorkerFails(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	job, _ := h.createImport(demoSpec)
-	in := workflowInput(job)
-	in.Type = workflows.JobTypeBuild // builds are not retried
-	env := h.workflowEnv(lostWorker(h, nil))
-	env.ExecuteWorkflow(workflows.ProvisionerJob, in)
+	// What is refused depends on the job type alone: the job need not be a
+	// real build.
+	_, err := h.db.NewUpdate().Model((*db.ProvisionerJob)(nil)).
+		Set("type = ?", db.JobTypeWorkspaceBuild).Where("id = ?", job.ID).Exec(h.ctx)
+	require.NoError(t, err)
+	job = h.job(job.ID)
+	h.lostWorker(job, nil)
+	env := h.workflowEnv()
+	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
 	require.True(t, env.IsWorkflowCompleted())
-	require.Error(t, env.GetWorkflowError())
+	require.NoError(t, env.GetWorkflowError())
 
 	got := h.job(job.ID)
 	require.Equal(t, db.JobFailed, got.Status)
-	require.Equal(t, "provisioner worker lost: no heartbeat for 15s", got.Error)
+	require.Contains(t, got.Error, "provisioner worker lost")
 	logs := h.logs(job.ID)
 	last := logs[len(logs)-1]
 	require.Equal(t, got.Error, last.Output)
@@ -121,18 +133,20 @@ func TestWorkflowBuildLostWorkerFails(t *testing.T) {
 }
 
 // TestWorkflowCanceledJobOfLostWorkerEnds: a user cancels a running import
-// whose worker then dies before it sees the cancel. The retried RunJob may
-// not claim a canceled job, but the workflow must still not close while the
-// row stays active ("canceling" forever: nothing else completes it, and a
-// cancel re-sent by the reconciler finds the workflow closed).
+// whose worker then dies before it sees the cancel. The worker that gets the
+// workflow may not claim a canceled job, but the workflow must still not
+// close while the row stays active ("canceling" forever: nothing else
+// completes it, and a cancel re-sent by the reconciler finds the workflow
+// closed).
 func TestWorkflowCanceledJobOfLostWorkerEnds(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	job, _ := h.createImport(demoSpec)
-	env := h.workflowEnv(lostWorker(h, func(ctx context.Context, jobID uuid.UUID) error {
+	h.lostWorker(job, func(ctx context.Context, jobID uuid.UUID) error {
 		_, err := h.store.CancelJob(ctx, jobID)
 		return err
-	}))
+	})
+	env := h.workflowEnv()
 	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
 	require.True(t, env.IsWorkflowCompleted())
 
@@ -141,13 +155,55 @@ func TestWorkflowCanceledJobOfLostWorkerEnds(t *testing.T) {
 	require.Equal(t, db.JobCanceled, got.Status)
 }
 
+// TestWorkflowWaitsForLiveClaim: a worker whose claim is live (it still
+// touches the job, say cut off from Temporal only) keeps the job; another
+// worker handed the workflow waits, and the job is run once.
+func TestWorkflowWaitsForLiveClaim(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	job, _ := h.createImport(demoSpec)
+	other := uuid.New()
+	_, err := h.store.ClaimJob(h.ctx, job.ID, db.Claim{WorkerID: other})
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		// The other worker stays alive a while, then finishes the job.
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if i == 25 {
+				_, _ = h.store.CompleteJob(h.ctx, job.ID, db.Completion{WorkerID: other})
+				return
+			}
+			_, _ = h.store.TouchJob(h.ctx, job.ID, other)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	env := h.workflowEnv()
+	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+
+	got := h.job(job.ID)
+	require.Equal(t, db.JobSucceeded, got.Status)
+	require.Equal(t, other, got.WorkerID.UUID, "the live worker kept the job")
+	require.Equal(t, 1, got.Attempts, "the waiting worker never ran it")
+}
+
 func TestWorkflowInfrastructureFailureExhaustsRetries(t *testing.T) {
 	t.Parallel()
 	h := newHarnessWith(t, func(o *activities.Options) {
 		o.WorkDir = filepath.Join(t.TempDir(), "missing") // every attempt fails to create its directory
 	})
 	job, _ := h.createImport(demoSpec)
-	env := h.workflowEnv(nil)
+	env := h.workflowEnv()
 	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
 	require.True(t, env.IsWorkflowCompleted())
 	require.Error(t, env.GetWorkflowError())

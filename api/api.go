@@ -10,7 +10,6 @@ import (
 	"net/url"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/api/httpmw"
@@ -21,8 +20,7 @@ import (
 
 // dispatcher is what the API needs of Temporal.
 type dispatcher interface {
-	Start(ctx context.Context, job *db.ProvisionerJob, attrs workflows.JobAttrs, memo map[string]any) error
-	Cancel(ctx context.Context, jobID uuid.UUID) error
+	Cancel(ctx context.Context, job *db.ProvisionerJob) error
 	Queues() workflows.Queues
 }
 

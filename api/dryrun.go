@@ -12,7 +12,6 @@ import (
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
-	"github.com/berth-dev/berth/workflows"
 )
 
 func (a *API) createTemplateVersionDryRun(c *gin.Context) error {
@@ -71,14 +70,6 @@ func (a *API) createTemplateVersionDryRun(c *gin.Context) error {
 	}
 	if err := a.store.InsertJob(ctx, job); err != nil {
 		return err
-	}
-	attrs := workflows.JobAttrs{
-		OrganizationID: v.OrganizationID, InitiatorID: actor.User.ID, JobType: job.Type, Tags: job.Tags,
-		TemplateVersionID: uuid.NullUUID{UUID: v.ID, Valid: true}, TemplateID: v.TemplateID,
-	}
-	memo := map[string]any{"template_version": v.Name, "workspace": req.WorkspaceName, "initiator": actor.User.Username}
-	if err := a.disp.Start(ctx, job, attrs, memo); err != nil {
-		a.log.Warn("start dry-run workflow", "job_id", job.ID, "err", err)
 	}
 	return httpapi.Write(c, http.StatusCreated, convertJob(job, jobView{
 		queue: &db.JobQueue{}, metadata: sdk.ProvisionerJobMetadata{TemplateVersionName: v.Name},

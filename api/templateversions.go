@@ -14,7 +14,6 @@ import (
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
-	"github.com/berth-dev/berth/workflows"
 )
 
 func (a *API) createTemplateVersion(c *gin.Context) error {
@@ -137,18 +136,6 @@ func (a *API) createTemplateVersion(c *gin.Context) error {
 		break
 	}
 
-	attrs := workflows.JobAttrs{
-		OrganizationID: org.ID, InitiatorID: actor.User.ID, JobType: job.Type, Tags: tags,
-		TemplateVersionID: uuid.NullUUID{UUID: v.ID, Valid: true}, TemplateID: v.TemplateID,
-	}
-	memo := map[string]any{"organization": org.Name, "template_version": v.Name, "initiator": actor.User.Username}
-	if tpl != nil {
-		memo["template"] = tpl.Name
-	}
-	if err := a.disp.Start(ctx, job, attrs, memo); err != nil {
-		// The job is committed: the reconciler starts its workflow later.
-		a.log.Warn("start import workflow", "job_id", job.ID, "err", err)
-	}
 	out, err := a.convertTemplateVersionFull(c, v, job, tpl, actor.User, true)
 	if err != nil {
 		return err
@@ -221,7 +208,7 @@ func (a *API) cancelTemplateVersion(c *gin.Context) error {
 // dry-run endpoints end them with "." where the others use "!".
 func (a *API) cancelJob(c *gin.Context, jobID uuid.UUID, end string) error {
 	ctx := c.Request.Context()
-	_, err := a.store.CancelJob(ctx, jobID)
+	job, err := a.store.CancelJob(ctx, jobID)
 	if errors.Is(err, db.ErrNotFound) {
 		job, gerr := a.store.GetJobByID(ctx, jobID)
 		if gerr != nil {
@@ -235,7 +222,7 @@ func (a *API) cancelJob(c *gin.Context, jobID uuid.UUID, end string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.disp.Cancel(ctx, jobID); err != nil {
+	if err := a.disp.Cancel(ctx, job); err != nil {
 		// The cancel is durable in the row; the reconciler re-sends it.
 		a.log.Warn("cancel job workflow", "job_id", jobID, "err", err)
 	}

@@ -294,7 +294,7 @@ func (a *API) cancelWorkspaceBuild(c *gin.Context) error {
 		}
 	}
 	if expect != "" {
-		_, err := a.store.CancelJobIfStatus(ctx, job.ID, expect)
+		canceled, err := a.store.CancelJobIfStatus(ctx, job.ID, expect)
 		if errors.Is(err, db.ErrStatusMismatch) {
 			return httpapi.Errorf(http.StatusPreconditionFailed, "Job is not in the expected state.")
 		}
@@ -302,7 +302,7 @@ func (a *API) cancelWorkspaceBuild(c *gin.Context) error {
 			return err
 		}
 		if err == nil {
-			if err := a.disp.Cancel(ctx, job.ID); err != nil {
+			if err := a.disp.Cancel(ctx, canceled); err != nil {
 				a.log.Warn("cancel job workflow", "job_id", job.ID, "err", err)
 			}
 			return httpapi.WriteMessage(c, http.StatusOK, "Job has been marked as canceled...")

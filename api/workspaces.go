@@ -17,7 +17,6 @@ import (
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
-	"github.com/berth-dev/berth/workflows"
 )
 
 // TTL limits of a workspace's autostop.
@@ -279,7 +278,6 @@ func (a *API) insertBuild(ctx context.Context, r buildRequest) (*db.WorkspaceBui
 		WorkspaceID: uuid.NullUUID{UUID: r.workspace.ID, Valid: true},
 	}
 	build.JobID = job.ID
-	completeNow := false
 	err = a.store.InTx(ctx, func(tx *db.Store) error {
 		previous := map[string]string{}
 		if r.create {
@@ -362,7 +360,6 @@ func (a *API) insertBuild(ctx context.Context, r buildRequest) (*db.WorkspaceBui
 				return err
 			}
 			if q.Available == 0 {
-				completeNow = true
 				_, err := tx.CompleteJob(ctx, job.ID, db.Completion{
 					Logs: []db.ProvisionerJobLog{{CreatedAt: now, Source: db.LogSourceDaemon, Level: "warn", Stage: "Cleaning Up",
 						Output: "Orphaned the workspace without a provisioner: its resources are left as they are."}},
@@ -377,25 +374,6 @@ func (a *API) insertBuild(ctx context.Context, r buildRequest) (*db.WorkspaceBui
 	})
 	if err != nil {
 		return nil, nil, err
-	}
-	if completeNow {
-		if err := a.store.MarkWorkflowStarted(ctx, job.ID); err != nil {
-			return nil, nil, err
-		}
-		return build, job, nil
-	}
-	attrs := workflows.JobAttrs{
-		OrganizationID: job.OrganizationID, InitiatorID: r.initiator.ID, JobType: job.Type, Tags: job.Tags,
-		TemplateID:        uuid.NullUUID{UUID: r.template.ID, Valid: true},
-		TemplateVersionID: uuid.NullUUID{UUID: r.version.ID, Valid: true},
-		WorkspaceID:       uuid.NullUUID{UUID: r.workspace.ID, Valid: true}, Transition: r.transition,
-	}
-	memo := map[string]any{
-		"workspace": r.workspace.Name, "template": r.template.Name, "template_version": r.version.Name,
-		"build_number": build.BuildNumber, "initiator": r.initiator.Username, "reason": r.reason,
-	}
-	if err := a.disp.Start(ctx, job, attrs, memo); err != nil {
-		a.log.Warn("start build workflow", "job_id", job.ID, "err", err)
 	}
 	return build, job, nil
 }

@@ -102,7 +102,7 @@ func newQueueWorld(t *testing.T) *queueWorld {
 
 	_, err := f.store.CancelJob(f.ctx, w.j4.ID)
 	require.NoError(t, err)
-	_, err = f.store.ClaimJob(f.ctx, w.j5.ID, w.dB.ID, false)
+	_, err = f.store.ClaimJob(f.ctx, w.j5.ID, db.Claim{WorkerID: w.dB.ID})
 	require.NoError(t, err)
 	w.j4, w.j5 = f.getJob(w.j4.ID), f.getJob(w.j5.ID)
 	return w
@@ -203,7 +203,7 @@ func TestGetJobQueueShrinksAsJobsStart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, q.Position)
 
-	_, err = w.store.ClaimJob(w.ctx, w.j1.ID, w.dA.ID, false)
+	_, err = w.store.ClaimJob(w.ctx, w.j1.ID, db.Claim{WorkerID: w.dA.ID})
 	require.NoError(t, err)
 	q, err = w.store.GetJobQueue(w.ctx, w.j7)
 	require.NoError(t, err)

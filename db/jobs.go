@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,10 +36,16 @@ func (s *Store) selectJobs(model any) *bun.SelectQuery {
 	return s.db.NewSelect().Model(model).ColumnExpr("*")
 }
 
-// InsertJob inserts a provisioner job.
+// InsertJob inserts a provisioner job and, if it is still to run, tells
+// the workers of its task queue (on JobQueuedChannel, at commit).
 func (s *Store) InsertJob(ctx context.Context, j *ProvisionerJob) error {
-	_, err := s.db.NewInsert().Model(j).Returning("job_status").Exec(ctx)
-	return wrap("insert provisioner job", err)
+	if _, err := s.db.NewInsert().Model(j).Returning("job_status").Exec(ctx); err != nil {
+		return wrap("insert provisioner job", err)
+	}
+	if j.CompletedAt != nil {
+		return nil
+	}
+	return s.notifyQueued(ctx, j.ID, j.TaskQueue)
 }
 
 // GetJobByID returns a job.
@@ -48,30 +55,64 @@ func (s *Store) GetJobByID(ctx context.Context, id uuid.UUID) (*ProvisionerJob, 
 	return j, wrap("get provisioner job", err)
 }
 
-// ClaimJob marks a job as started by a worker. It succeeds only while the job
-// is neither completed nor canceled and was not yet started, or, when
-// takeover is set (a retried attempt after a lost worker), started by anyone.
-// It returns ErrNotFound when the job cannot be claimed.
-func (s *Store) ClaimJob(ctx context.Context, id, workerID uuid.UUID, takeover bool) (*ProvisionerJob, error) {
+// ErrJobBusy is returned by ClaimJob while another worker holds a live
+// claim on the job.
+var ErrJobBusy = errors.New("job is running on another worker")
+
+// Claim describes a worker claiming a job.
+type Claim struct {
+	WorkerID uuid.UUID
+	// TaskQueue is the claiming worker's queue: a job routed to another
+	// queue (adopted by other workers) is not claimed.
+	TaskQueue string
+	// StaleBefore: a job another worker claimed is taken over only if that
+	// worker has not touched it since (its claim lapsed). Zero never takes
+	// jobs over.
+	StaleBefore time.Time
+}
+
+// ClaimJob marks a job as started by a worker and counts the attempt. It
+// succeeds while the job is neither completed nor canceled, is routed to
+// the worker's queue, and is unclaimed, already claimed by this worker, or
+// claimed by a worker whose claim lapsed (a takeover: attempts grows). It
+// returns ErrJobBusy while another worker's claim is live, and ErrNotFound
+// when the job cannot be claimed at all.
+func (s *Store) ClaimJob(ctx context.Context, id uuid.UUID, c Claim) (*ProvisionerJob, error) {
 	now := Now()
 	j := new(ProvisionerJob)
 	q := s.db.NewUpdate().Model(j).
 		Set("started_at = coalesce(started_at, ?)", now).
 		Set("updated_at = ?", now).
-		Set("worker_id = ?", workerID).
+		Set("attempts = attempts + CASE WHEN worker_id IS NOT DISTINCT FROM ? THEN 0 ELSE 1 END", c.WorkerID).
+		Set("worker_id = ?", c.WorkerID).
 		Set("workflow_started_at = coalesce(workflow_started_at, ?)", now).
 		Where("id = ?", id).
 		Where("completed_at IS NULL").
-		Where("canceled_at IS NULL")
-	if !takeover {
-		q = q.Where("started_at IS NULL")
+		Where("canceled_at IS NULL").
+		WhereGroup(" AND ", func(q *bun.UpdateQuery) *bun.UpdateQuery {
+			q = q.Where("started_at IS NULL").WhereOr("worker_id = ?", c.WorkerID)
+			if !c.StaleBefore.IsZero() {
+				q = q.WhereOr("updated_at < ?", c.StaleBefore)
+			}
+			return q
+		})
+	if c.TaskQueue != "" {
+		q = q.Where("task_queue = ?", c.TaskQueue)
 	}
 	_, err := q.Returning("*").Exec(ctx)
-	if err == nil && j.ID == uuid.Nil {
-		return nil, ErrNotFound
-	}
 	if err != nil {
 		return nil, wrap("claim provisioner job", err)
+	}
+	if j.ID == uuid.Nil {
+		cur, err := s.GetJobByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if cur.CompletedAt == nil && cur.CanceledAt == nil && cur.StartedAt != nil &&
+			(c.TaskQueue == "" || cur.TaskQueue == c.TaskQueue) {
+			return nil, ErrJobBusy
+		}
+		return nil, ErrNotFound
 	}
 	if j.WorkspaceID.Valid {
 		// The workspace's status moves from pending to starting/stopping.
@@ -82,16 +123,31 @@ func (s *Store) ClaimJob(ctx context.Context, id, workerID uuid.UUID, takeover b
 	return j, nil
 }
 
-// TouchJob records liveness of a running job and reports whether it has
-// been canceled or completed meanwhile.
-func (s *Store) TouchJob(ctx context.Context, id uuid.UUID) (canceled bool, err error) {
+// Touch is what TouchJob found.
+type Touch int
+
+// Touch outcomes.
+const (
+	TouchRunning Touch = iota // the job is the worker's and still active
+	TouchStop                 // canceled or completed meanwhile
+	TouchLost                 // another worker took the job over
+)
+
+// TouchJob records liveness of a running job claimed by workerID and
+// reports whether it should go on.
+func (s *Store) TouchJob(ctx context.Context, id, workerID uuid.UUID) (Touch, error) {
 	var canceledAt, completedAt *time.Time
-	err = s.db.NewRaw(`UPDATE provisioner_jobs SET updated_at = ? WHERE id = ? RETURNING canceled_at, completed_at`,
-		Now(), id).Scan(ctx, &canceledAt, &completedAt)
-	if err != nil {
-		return false, wrap("touch provisioner job", err)
+	err := s.db.NewRaw(`UPDATE provisioner_jobs SET updated_at = ? WHERE id = ? AND worker_id = ? RETURNING canceled_at, completed_at`,
+		Now(), id, workerID).Scan(ctx, &canceledAt, &completedAt)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return TouchLost, nil
+	case err != nil:
+		return TouchRunning, wrap("touch provisioner job", err)
+	case canceledAt != nil || completedAt != nil:
+		return TouchStop, nil
 	}
-	return canceledAt != nil || completedAt != nil, nil
+	return TouchRunning, nil
 }
 
 // lockJob locks a job row for the rest of the transaction. Log writers lock
@@ -197,6 +253,9 @@ type Completion struct {
 	// Results writes the job's results (resources, parameters, state) in the
 	// completing transaction. It runs only if the job was still active.
 	Results func(ctx context.Context, tx *Store, j *ProvisionerJob) error
+	// WorkerID, if set, completes the job only while that worker holds
+	// its claim (not after another worker took it over).
+	WorkerID uuid.UUID
 }
 
 // CompleteJob ends an active job in one transaction: final logs, results,
@@ -209,7 +268,7 @@ func (s *Store) CompleteJob(ctx context.Context, jobID uuid.UUID, c Completion) 
 		if err != nil {
 			return err
 		}
-		if j.CompletedAt != nil {
+		if j.CompletedAt != nil || c.WorkerID != uuid.Nil && j.WorkerID.UUID != c.WorkerID {
 			return nil
 		}
 		if _, err := tx.appendLogs(ctx, j, c.Logs, c.Error != ""); err != nil {
@@ -343,4 +402,20 @@ func (s *Store) ReapCandidates(ctx context.Context, pendingCutoff, hungCutoff ti
 		}).
 		OrderExpr("updated_at").Limit(limit).For("UPDATE SKIP LOCKED").Scan(ctx)
 	return js, wrap("list jobs to reap", err)
+}
+
+// LostJobs locks up to limit started, active jobs whose worker stopped
+// touching them before cutoff and that no other worker will run: builds
+// (not run again after a lost worker) and canceled jobs. Rows other
+// servers hold are skipped. Call it in a transaction and complete the jobs
+// in the same one.
+func (s *Store) LostJobs(ctx context.Context, cutoff time.Time, limit int) ([]*ProvisionerJob, error) {
+	var js []*ProvisionerJob
+	err := s.selectJobs(&js).
+		Where("completed_at IS NULL").Where("started_at IS NOT NULL").Where("updated_at < ?", cutoff).
+		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("type = ?", JobTypeWorkspaceBuild).WhereOr("canceled_at IS NOT NULL")
+		}).
+		OrderExpr("updated_at").Limit(limit).For("UPDATE SKIP LOCKED").Scan(ctx)
+	return js, wrap("list lost jobs", err)
 }

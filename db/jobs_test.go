@@ -43,32 +43,85 @@ func TestInsertJobIsPending(t *testing.T) {
 	require.ErrorIs(t, err, db.ErrNotFound)
 }
 
+// claim is a claim on the fixture's task queue.
+func claim(worker uuid.UUID) db.Claim {
+	return db.Claim{WorkerID: worker, TaskQueue: "berth-prov-test"}
+}
+
 func TestClaimJob(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	j := f.insertJob()
 	w1, w2 := uuid.New(), uuid.New()
 
-	claimed, err := f.store.ClaimJob(f.ctx, j.ID, w1, false)
+	claimed, err := f.store.ClaimJob(f.ctx, j.ID, claim(w1))
 	require.NoError(t, err)
 	require.Equal(t, db.JobRunning, claimed.Status)
 	require.NotNil(t, claimed.StartedAt)
 	require.NotNil(t, claimed.WorkflowStartedAt, "a claim proves the workflow started")
 	require.Equal(t, uuid.NullUUID{UUID: w1, Valid: true}, claimed.WorkerID)
+	require.Equal(t, 1, claimed.Attempts)
 	requireUTC(t, claimed.StartedAt, &claimed.UpdatedAt)
 
-	_, err = f.store.ClaimJob(f.ctx, j.ID, w2, false)
-	require.ErrorIs(t, err, db.ErrNotFound, "a second claim fails")
-	require.Equal(t, w1, f.getJob(j.ID).WorkerID.UUID, "the failed claim changed nothing")
+	again, err := f.store.ClaimJob(f.ctx, j.ID, claim(w1))
+	require.NoError(t, err, "the claiming worker may claim again")
+	require.Equal(t, 1, again.Attempts, "claiming again is not another attempt")
 
-	took, err := f.store.ClaimJob(f.ctx, j.ID, w2, true)
-	require.NoError(t, err, "a takeover claims a started job")
+	_, err = f.store.ClaimJob(f.ctx, j.ID, claim(w2))
+	require.ErrorIs(t, err, db.ErrJobBusy, "another worker's live claim stands")
+	lapsed := claim(w2)
+	lapsed.StaleBefore = db.Now().Add(-time.Minute)
+	_, err = f.store.ClaimJob(f.ctx, j.ID, lapsed)
+	require.ErrorIs(t, err, db.ErrJobBusy, "a claim touched a minute ago has not lapsed")
+	require.Equal(t, w1, f.getJob(j.ID).WorkerID.UUID, "the failed claims changed nothing")
+
+	lapsed.StaleBefore = db.Now().Add(time.Second)
+	took, err := f.store.ClaimJob(f.ctx, j.ID, lapsed)
+	require.NoError(t, err, "a lapsed claim is taken over")
 	require.Equal(t, db.JobRunning, took.Status)
 	require.Equal(t, w2, took.WorkerID.UUID)
+	require.Equal(t, 2, took.Attempts, "a takeover is another attempt")
 	require.True(t, took.StartedAt.Equal(*claimed.StartedAt), "a takeover keeps started_at")
 
-	_, err = f.store.ClaimJob(f.ctx, uuid.New(), w1, true)
+	other := f.insertJob()
+	_, err = f.store.ClaimJob(f.ctx, other.ID, db.Claim{WorkerID: w1, TaskQueue: "berth-prov-elsewhere"})
+	require.ErrorIs(t, err, db.ErrNotFound, "a job routed to another queue")
+	_, err = f.store.ClaimJob(f.ctx, uuid.New(), claim(w1))
 	require.ErrorIs(t, err, db.ErrNotFound, "unknown job")
+}
+
+func TestTouchJob(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	j := f.insertJob()
+	w1, w2 := uuid.New(), uuid.New()
+	_, err := f.store.ClaimJob(f.ctx, j.ID, claim(w1))
+	require.NoError(t, err)
+
+	touch, err := f.store.TouchJob(f.ctx, j.ID, w1)
+	require.NoError(t, err)
+	require.Equal(t, db.TouchRunning, touch)
+	touch, err = f.store.TouchJob(f.ctx, j.ID, w2)
+	require.NoError(t, err)
+	require.Equal(t, db.TouchLost, touch, "a worker that does not hold the claim has lost the job")
+
+	lapsed := claim(w2)
+	lapsed.StaleBefore = db.Now().Add(time.Second)
+	_, err = f.store.ClaimJob(f.ctx, j.ID, lapsed)
+	require.NoError(t, err)
+	touch, err = f.store.TouchJob(f.ctx, j.ID, w1)
+	require.NoError(t, err)
+	require.Equal(t, db.TouchLost, touch, "the first worker learns the job was taken over")
+
+	done, err := f.store.CompleteJob(f.ctx, j.ID, db.Completion{Error: "late", WorkerID: w1})
+	require.NoError(t, err)
+	require.False(t, done, "a worker that lost the job cannot complete it")
+	done, err = f.store.CompleteJob(f.ctx, j.ID, db.Completion{WorkerID: w2})
+	require.NoError(t, err)
+	require.True(t, done)
+	touch, err = f.store.TouchJob(f.ctx, j.ID, w2)
+	require.NoError(t, err)
+	require.Equal(t, db.TouchStop, touch, "a completed job stops its worker")
 }
 
 func TestCancelUnclaimedJob(t *testing.T) {
@@ -84,9 +137,11 @@ func TestCancelUnclaimedJob(t *testing.T) {
 	require.Nil(t, c.StartedAt)
 	requireUTC(t, c.CanceledAt, c.CompletedAt)
 
-	for _, takeover := range []bool{false, true} {
-		_, err = f.store.ClaimJob(f.ctx, j.ID, uuid.New(), takeover)
-		require.ErrorIs(t, err, db.ErrNotFound, "a canceled job never starts (takeover=%v)", takeover)
+	for _, stale := range []time.Time{{}, db.Now().Add(time.Hour)} {
+		c := claim(uuid.New())
+		c.StaleBefore = stale
+		_, err = f.store.ClaimJob(f.ctx, j.ID, c)
+		require.ErrorIs(t, err, db.ErrNotFound, "a canceled job never starts (stale before %v)", stale)
 	}
 	_, err = f.store.CancelJob(f.ctx, j.ID)
 	require.ErrorIs(t, err, db.ErrNotFound, "canceling twice")
@@ -107,12 +162,13 @@ func TestCancelRunningJob(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	j := f.insertJob()
-	_, err := f.store.ClaimJob(f.ctx, j.ID, uuid.New(), false)
+	worker := uuid.New()
+	_, err := f.store.ClaimJob(f.ctx, j.ID, claim(worker))
 	require.NoError(t, err)
 
-	stop, err := f.store.TouchJob(f.ctx, j.ID)
+	touch, err := f.store.TouchJob(f.ctx, j.ID, worker)
 	require.NoError(t, err)
-	require.False(t, stop, "a running job is not canceled")
+	require.Equal(t, db.TouchRunning, touch, "a running job is not canceled")
 
 	c, err := f.store.CancelJob(f.ctx, j.ID)
 	require.NoError(t, err)
@@ -120,10 +176,12 @@ func TestCancelRunningJob(t *testing.T) {
 	require.NotNil(t, c.CanceledAt)
 	require.Nil(t, c.CompletedAt, "a running job completes only when its worker stops")
 
-	stop, err = f.store.TouchJob(f.ctx, j.ID)
+	touch, err = f.store.TouchJob(f.ctx, j.ID, worker)
 	require.NoError(t, err)
-	require.True(t, stop, "the worker learns of the cancel from its heartbeat")
-	_, err = f.store.ClaimJob(f.ctx, j.ID, uuid.New(), true)
+	require.Equal(t, db.TouchStop, touch, "the worker learns of the cancel from its heartbeat")
+	takeover := claim(uuid.New())
+	takeover.StaleBefore = db.Now().Add(time.Hour)
+	_, err = f.store.ClaimJob(f.ctx, j.ID, takeover)
 	require.ErrorIs(t, err, db.ErrNotFound, "a canceled job cannot be taken over")
 
 	done, err := f.store.CompleteJob(f.ctx, j.ID, db.Completion{
@@ -142,11 +200,12 @@ func TestCancelRunningJob(t *testing.T) {
 	require.Len(t, logs, 1)
 	require.Equal(t, "Job canceled.", logs[0].Output)
 
-	stop, err = f.store.TouchJob(f.ctx, j.ID)
+	touch, err = f.store.TouchJob(f.ctx, j.ID, worker)
 	require.NoError(t, err)
-	require.True(t, stop, "a completed job stops its worker")
-	_, err = f.store.TouchJob(f.ctx, uuid.New())
-	require.ErrorIs(t, err, db.ErrNotFound)
+	require.Equal(t, db.TouchStop, touch, "a completed job stops its worker")
+	touch, err = f.store.TouchJob(f.ctx, uuid.New(), worker)
+	require.NoError(t, err)
+	require.Equal(t, db.TouchLost, touch, "an unknown job is not the worker's")
 }
 
 func TestCompleteJob(t *testing.T) {
@@ -156,7 +215,7 @@ func TestCompleteJob(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
 		j := f.insertJob()
-		_, err := f.store.ClaimJob(f.ctx, j.ID, uuid.New(), false)
+		_, err := f.store.ClaimJob(f.ctx, j.ID, claim(uuid.New()))
 		require.NoError(t, err)
 
 		done, err := f.store.CompleteJob(f.ctx, j.ID, db.Completion{Error: "boom", ErrorCode: "REQUIRED_TEMPLATE_VARIABLES"})
@@ -192,7 +251,7 @@ func TestCompleteJob(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
 		j := f.insertJob()
-		_, err := f.store.ClaimJob(f.ctx, j.ID, uuid.New(), false)
+		_, err := f.store.ClaimJob(f.ctx, j.ID, claim(uuid.New()))
 		require.NoError(t, err)
 		var sawJob uuid.UUID
 		done, err := f.store.CompleteJob(f.ctx, j.ID, db.Completion{
@@ -221,7 +280,7 @@ func TestCompleteJob(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
 		j := f.insertJob()
-		_, err := f.store.ClaimJob(f.ctx, j.ID, uuid.New(), false)
+		_, err := f.store.ClaimJob(f.ctx, j.ID, claim(uuid.New()))
 		require.NoError(t, err)
 		boom := errors.New("results failed")
 		done, err := f.store.CompleteJob(f.ctx, j.ID, db.Completion{
@@ -280,7 +339,7 @@ func TestCancelClaimRace(t *testing.T) {
 		out[i].worker = uuid.New()
 		wg.Go(func() {
 			<-start
-			_, out[i].claimErr = f.store.ClaimJob(f.ctx, j.ID, out[i].worker, false)
+			_, out[i].claimErr = f.store.ClaimJob(f.ctx, j.ID, db.Claim{WorkerID: out[i].worker})
 		})
 		wg.Go(func() {
 			<-start
@@ -402,7 +461,7 @@ func TestLogCap(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	j := f.insertJob()
-	_, err := f.store.ClaimJob(f.ctx, j.ID, uuid.New(), false)
+	_, err := f.store.ClaimJob(f.ctx, j.ID, claim(uuid.New()))
 	require.NoError(t, err)
 
 	big := strings.Repeat("x", db.MaxLogBytes-10)
@@ -492,7 +551,7 @@ func TestJobsWithoutWorkflowAndCanceling(t *testing.T) {
 	require.Equal(t, []uuid.UUID{orphan.ID}, jobIDs(js), "only old pending jobs whose workflow never started")
 
 	running := f.insertJob(withCreatedAt(old))
-	_, err = f.store.ClaimJob(f.ctx, running.ID, uuid.New(), false)
+	_, err = f.store.ClaimJob(f.ctx, running.ID, db.Claim{WorkerID: uuid.New()})
 	require.NoError(t, err)
 	_, err = f.store.CancelJob(f.ctx, running.ID)
 	require.NoError(t, err)

@@ -151,6 +151,7 @@ type ProvisionerJob struct {
 	TaskQueue         string            `bun:"task_queue"`
 	WorkspaceID       uuid.NullUUID     `bun:"workspace_id,type:uuid"`
 	WorkflowStartedAt *time.Time        `bun:"workflow_started_at"`
+	Attempts          int               `bun:"attempts"`
 	LogsLength        int               `bun:"logs_length"`
 	LogsOverflowed    bool              `bun:"logs_overflowed"`
 	Status            string            `bun:"job_status,scanonly"`

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tworker "go.temporal.io/sdk/worker"
@@ -99,13 +98,23 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	identity := opts.ID.String()
-	wf := NewWorkflowWorker(opts.Temporal, opts.Queues, identity)
-	ctl := NewControlWorker(opts.Temporal, opts.Queues, acts, identity)
+	// One Temporal worker on the queue of the worker's tag set runs the job
+	// workflows this process dispatches (eagerly) or Temporal hands it (a
+	// job taken over from a lost worker, or started by the reconciler),
+	// with RunJob and FinishJob as their local activities. RunJob is also
+	// an activity there, for ProvisionerJobV1 workflows still in flight.
 	prov := tworker.New(opts.Temporal, queue, tworker.Options{
 		Identity: identity, WorkerStopTimeout: opts.StopTimeout,
-		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentJobs,
+		MaxConcurrentActivityExecutionSize:      opts.MaxConcurrentJobs,
+		MaxConcurrentLocalActivityExecutionSize: opts.MaxConcurrentJobs,
+		// A running job holds its workflow task; a few more serve cancels
+		// and finished workflows.
+		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentJobs + 4,
 	})
+	prov.RegisterWorkflowWithOptions(workflows.ProvisionerJob, workflow.RegisterOptions{Name: workflows.WorkflowProvisionerJob})
 	prov.RegisterActivityWithOptions(acts.RunJob, activity.RegisterOptions{Name: workflows.ActRunJob})
+	prov.RegisterActivityWithOptions(acts.FinishJob, activity.RegisterOptions{Name: workflows.ActFinishJob})
+	prov.RegisterActivityWithOptions(acts.CancelJob, activity.RegisterOptions{Name: workflows.ActCancelJob})
 
 	now := db.Now()
 	daemon := &db.ProvisionerDaemon{
@@ -116,30 +125,24 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	started := make([]tworker.Worker, 0, 3)
-	defer func() {
-		for i := len(started) - 1; i >= 0; i-- {
-			started[i].Stop()
-		}
-	}()
-	for _, w := range []tworker.Worker{ctl, prov, wf} {
-		if err := w.Start(); err != nil {
-			return fmt.Errorf("start temporal worker: %w", err)
-		}
-		started = append(started, w)
+	if err := prov.Start(); err != nil {
+		return fmt.Errorf("start temporal worker: %w", err)
 	}
+	defer prov.Stop()
 	opts.Log.Info("worker started", "daemon_id", opts.ID, "name", opts.Name, "organization", org.Name,
 		"task_queue", queue, "tags", tags, "provisioners", provs)
 	if opts.Ready != nil {
 		opts.Ready(opts.ID)
 	}
 
+	in := newIntake(opts, queue, acts)
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return in.run(gctx) })
 	g.Go(func() error {
 		t := time.NewTicker(DaemonRefreshInterval)
 		defer t.Stop()
 		for {
-			adoptJobs(gctx, opts)
+			in.adopt(gctx)
 			select {
 			case <-gctx.Done():
 				return nil
@@ -155,42 +158,18 @@ func Run(ctx context.Context, opts Options) error {
 	return err
 }
 
-// NewWorkflowWorker returns a Temporal worker that runs berth's workflows
-// (and no activities) on the workflows queue. Workflow code does no I/O, so
-// any berth process may run one; the API server does, so it can start jobs
-// eagerly.
+// NewWorkflowWorker returns a Temporal worker that runs ProvisionerJobV1
+// workflows (and no activities) on the workflows queue: those an earlier
+// release started and that are still in flight. berth server runs it.
 func NewWorkflowWorker(tc client.Client, queues workflows.Queues, identity string) tworker.Worker {
 	w := tworker.New(tc, queues.Workflows(), tworker.Options{Identity: identity})
-	w.RegisterWorkflowWithOptions(workflows.ProvisionerJob, workflow.RegisterOptions{Name: "ProvisionerJob"})
+	w.RegisterWorkflowWithOptions(workflows.ProvisionerJobV1, workflow.RegisterOptions{Name: workflows.WorkflowProvisionerJob})
 	return w
 }
 
-// adoptJobs takes over pending jobs that only this worker's tag set can
-// run, and tells their workflows to schedule them on this worker's queue.
-func adoptJobs(ctx context.Context, opts Options) {
-	jobs, err := opts.Store.AdoptJobs(ctx, opts.ID, 100)
-	if err != nil {
-		if ctx.Err() == nil {
-			opts.Log.Warn("adopt pending jobs", "err", err)
-		}
-		return
-	}
-	for _, j := range jobs {
-		err := opts.Temporal.SignalWorkflow(ctx, j.ID.String(), "", workflows.SignalReroute, j.TaskQueue)
-		var nf *serviceerror.NotFound
-		if err != nil && !errors.As(err, &nf) {
-			// The reconciler starts missing workflows on the new queue.
-			opts.Log.Warn("reroute adopted job", "job_id", j.ID, "err", err)
-			continue
-		}
-		opts.Log.Info("adopted pending job", "job_id", j.ID, "task_queue", j.TaskQueue)
-	}
-}
-
-// NewControlWorker returns a Temporal worker for the database-only
-// activities (FinishJob) on the control queue. Both berth server and berth
-// worker run one, so jobs can always be finished, even with every
-// provisioner worker gone.
+// NewControlWorker returns a Temporal worker for FinishJob on the control
+// queue, where ProvisionerJobV1 workflows schedule it. berth server runs
+// it, so those jobs can always be finished.
 func NewControlWorker(tc client.Client, queues workflows.Queues, acts *activities.Activities, identity string) tworker.Worker {
 	w := tworker.New(tc, queues.Control(), tworker.Options{Identity: identity})
 	w.RegisterActivityWithOptions(acts.FinishJob, activity.RegisterOptions{Name: workflows.ActFinishJob})

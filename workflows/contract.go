@@ -15,24 +15,30 @@ import (
 type Activities interface {
 	// RunJob claims a job and runs it on a worker that serves the job's
 	// task queue, completing the job row itself when the provisioner ends.
+	// ProvisionerJob runs it (and FinishJob) as a local activity.
 	RunJob(ctx context.Context, in RunJobInput) (RunJobResult, error)
 	// FinishJob gives a job that RunJob did not complete its terminal state.
 	FinishJob(ctx context.Context, in FinishJobInput) error
+	// CancelJob marks a job canceled, as the API does, when its workflow is
+	// canceled through Temporal alone.
+	CancelJob(ctx context.Context, in CancelJobInput) error
 }
 
 // Activity names.
 const (
 	ActRunJob    = "RunJob"
 	ActFinishJob = "FinishJob"
+	ActCancelJob = "CancelJob"
 )
 
 // JobInput starts a ProvisionerJob workflow.
 type JobInput struct {
 	JobID uuid.UUID
-	// ActivityQueue is the task queue of workers able to run this job.
-	ActivityQueue string
-	// ControlQueue runs database-only activities.
-	ControlQueue string
+	// ActivityQueue is the task queue of workers able to run this job
+	// (ProvisionerJobV1 only: ProvisionerJob runs on that queue itself).
+	ActivityQueue string `json:",omitempty"`
+	// ControlQueue runs database-only activities (ProvisionerJobV1 only).
+	ControlQueue string `json:",omitempty"`
 	// Type is the job type (import, dry-run, build); builds are not retried.
 	Type string
 }
@@ -46,6 +52,11 @@ type RunJobInput struct {
 type RunJobResult struct {
 	// Completed is true when RunJob wrote the job's terminal state.
 	Completed bool
+}
+
+// CancelJobInput is the input of CancelJob.
+type CancelJobInput struct {
+	JobID uuid.UUID
 }
 
 // FinishJobInput is the input of FinishJob.

@@ -2,8 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -11,17 +9,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Job types (as stored in provisioner_jobs.type).
-const (
-	JobTypeImport = "template_version_import"
-	JobTypeDryRun = "template_version_dry_run"
-	JobTypeBuild  = "workspace_build"
-)
-
-// Activity timeouts (STYLE.md T3).
+// Timeouts of ProvisionerJobV1's RunJob activity (STYLE.md T3).
 const (
 	RunJobScheduleToStart = 30 * time.Minute
-	RunJobStartToClose    = time.Hour
 	RunJobHeartbeat       = 15 * time.Second
 )
 
@@ -44,7 +34,7 @@ func runOptions(in JobInput) workflow.ActivityOptions {
 	}
 }
 
-func finishOptions(in JobInput) workflow.ActivityOptions {
+func finishOptionsV1(in JobInput) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		TaskQueue:              in.ControlQueue,
 		StartToCloseTimeout:    30 * time.Second,
@@ -56,12 +46,14 @@ func finishOptions(in JobInput) workflow.ActivityOptions {
 	}
 }
 
-// ProvisionerJob runs one provisioner job (import, dry-run or build). Its
-// workflow ID is the job ID. RunJob completes the job row when the
-// provisioner ends; when it cannot (cancellation, a lost worker, a timeout,
-// exhausted retries) FinishJob writes the terminal state, so the row never
-// stays active once the workflow has closed.
-func ProvisionerJob(ctx workflow.Context, in JobInput) (err error) {
+// ProvisionerJobV1 is the job workflow of berth releases before workers
+// dispatched their own jobs: it ran on the workflows queue (in berth
+// server) and scheduled RunJob as an activity on the job's task queue,
+// FinishJob on the control queue. It is registered as "ProvisionerJob" on
+// the workflows queue only, so workflows started by an earlier release
+// finish after an upgrade; nothing starts new ones. Its recorded histories
+// (testdata/histories/v1) replay against it in every test run.
+func ProvisionerJobV1(ctx workflow.Context, in JobInput) (err error) {
 	defer func() {
 		canceled := errors.Is(ctx.Err(), workflow.ErrCanceled)
 		if err == nil && !canceled {
@@ -69,7 +61,7 @@ func ProvisionerJob(ctx workflow.Context, in JobInput) (err error) {
 			return
 		}
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		dctx = workflow.WithActivityOptions(dctx, finishOptions(in))
+		dctx = workflow.WithActivityOptions(dctx, finishOptionsV1(in))
 		fin := FinishJobInput{JobID: in.JobID, Canceled: canceled}
 		if !canceled && err != nil {
 			fin.Cause = FailureText(err)
@@ -81,9 +73,8 @@ func ProvisionerJob(ctx workflow.Context, in JobInput) (err error) {
 	return runJob(ctx, in)
 }
 
-// SignalReroute tells a job's workflow that workers on another task queue
-// (the signal's string value) can run the job. Workers send it for pending
-// jobs that no online worker could take when they were enqueued.
+// SignalReroute told a ProvisionerJobV1 workflow that workers on another
+// task queue (the signal's string value) can run the job.
 const SignalReroute = "reroute"
 
 // runJob schedules RunJob on the job's queue, and again on every queue a
@@ -156,35 +147,4 @@ func runJob(ctx workflow.Context, in JobInput) error {
 		}
 	}
 	return result
-}
-
-// FailureText turns a RunJob failure into the error a user reads on the job.
-func FailureText(err error) string {
-	var timeoutErr *temporal.TimeoutError
-	if errors.As(err, &timeoutErr) {
-		switch timeoutErr.TimeoutType() {
-		case enums.TIMEOUT_TYPE_HEARTBEAT:
-			return fmt.Sprintf("provisioner worker lost: no heartbeat for %s", RunJobHeartbeat)
-		case enums.TIMEOUT_TYPE_SCHEDULE_TO_START:
-			return fmt.Sprintf("no provisioner picked up the job within %s", RunJobScheduleToStart)
-		case enums.TIMEOUT_TYPE_START_TO_CLOSE:
-			return fmt.Sprintf("job exceeded its time limit of %s", RunJobStartToClose)
-		}
-		return "job timed out"
-	}
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		// Message, not Error(): the latter adds Temporal's "(type: …,
-		// retryable: …)" decoration that users should not read.
-		msg := appErr.Message()
-		if cause := errors.Unwrap(appErr); cause != nil && !strings.Contains(msg, cause.Error()) {
-			msg += ": " + cause.Error()
-		}
-		return msg
-	}
-	var canceledErr *temporal.CanceledError
-	if errors.As(err, &canceledErr) {
-		return "canceled"
-	}
-	return err.Error()
 }

@@ -34,12 +34,14 @@ type runCall struct {
 	attempt   int32
 	queue     string
 	heartbeat time.Duration
+	local     bool
 }
 
 // finishCall records one FinishJob attempt.
 type finishCall struct {
 	in    workflows.FinishJobInput
 	queue string
+	local bool
 }
 
 // stubs are the activities registered under the contract names. run and
@@ -48,15 +50,19 @@ type stubs struct {
 	run    func(ctx context.Context, attempt int32) (workflows.RunJobResult, error)
 	finish func(ctx context.Context, attempt int32) error
 
+	// canceled, if set, is closed by the first CancelJob.
+	canceled chan struct{}
+
 	mu       sync.Mutex
 	runs     []runCall
 	finishes []finishCall
+	cancels  []workflows.CancelJobInput
 }
 
 func (s *stubs) RunJob(ctx context.Context, in workflows.RunJobInput) (workflows.RunJobResult, error) {
 	info := activity.GetInfo(ctx)
 	s.mu.Lock()
-	s.runs = append(s.runs, runCall{in: in, attempt: info.Attempt, queue: info.TaskQueue, heartbeat: info.HeartbeatTimeout})
+	s.runs = append(s.runs, runCall{in: in, attempt: info.Attempt, queue: info.TaskQueue, heartbeat: info.HeartbeatTimeout, local: info.IsLocalActivity})
 	s.mu.Unlock()
 	if s.run == nil {
 		return workflows.RunJobResult{Completed: true}, nil
@@ -67,12 +73,23 @@ func (s *stubs) RunJob(ctx context.Context, in workflows.RunJobInput) (workflows
 func (s *stubs) FinishJob(ctx context.Context, in workflows.FinishJobInput) error {
 	info := activity.GetInfo(ctx)
 	s.mu.Lock()
-	s.finishes = append(s.finishes, finishCall{in: in, queue: info.TaskQueue})
+	s.finishes = append(s.finishes, finishCall{in: in, queue: info.TaskQueue, local: info.IsLocalActivity})
 	s.mu.Unlock()
 	if s.finish == nil {
 		return nil
 	}
 	return s.finish(ctx, info.Attempt)
+}
+
+// CancelJob records the cancel and closes s.canceled (if set).
+func (s *stubs) CancelJob(_ context.Context, in workflows.CancelJobInput) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cancels = append(s.cancels, in)
+	if s.canceled != nil && len(s.cancels) == 1 {
+		close(s.canceled)
+	}
+	return nil
 }
 
 func (s *stubs) runCalls() []runCall {
@@ -98,11 +115,13 @@ func newEnv(t *testing.T, s *stubs) *testsuite.TestWorkflowEnvironment {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(testLogger(t))
 	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(workflows.ProvisionerJobV1)
 	env.RegisterWorkflow(workflows.ProvisionerJob)
 	// Plain funcs under the contract names, as the worker registers the
 	// real methods.
 	env.RegisterActivityWithOptions(s.RunJob, activity.RegisterOptions{Name: workflows.ActRunJob})
 	env.RegisterActivityWithOptions(s.FinishJob, activity.RegisterOptions{Name: workflows.ActFinishJob})
+	env.RegisterActivityWithOptions(s.CancelJob, activity.RegisterOptions{Name: workflows.ActCancelJob})
 	return env
 }
 
@@ -110,7 +129,7 @@ func jobInput(typ string) workflows.JobInput {
 	return workflows.JobInput{JobID: uuid.New(), ActivityQueue: activityQueue, ControlQueue: controlQueue, Type: typ}
 }
 
-func TestProvisionerJobSuccessDoesNotFinish(t *testing.T) {
+func TestProvisionerJobV1SuccessDoesNotFinish(t *testing.T) {
 	t.Parallel()
 	for _, typ := range []string{workflows.JobTypeImport, workflows.JobTypeDryRun, workflows.JobTypeBuild} {
 		t.Run(typ, func(t *testing.T) {
@@ -118,7 +137,7 @@ func TestProvisionerJobSuccessDoesNotFinish(t *testing.T) {
 			s := &stubs{}
 			env := newEnv(t, s)
 			in := jobInput(typ)
-			env.ExecuteWorkflow(workflows.ProvisionerJob, in)
+			env.ExecuteWorkflow(workflows.ProvisionerJobV1, in)
 			require.True(t, env.IsWorkflowCompleted())
 			require.NoError(t, env.GetWorkflowError())
 
@@ -132,7 +151,7 @@ func TestProvisionerJobSuccessDoesNotFinish(t *testing.T) {
 	}
 }
 
-func TestProvisionerJobRetriedThenSucceeded(t *testing.T) {
+func TestProvisionerJobV1RetriedThenSucceeded(t *testing.T) {
 	t.Parallel()
 	s := &stubs{run: func(_ context.Context, attempt int32) (workflows.RunJobResult, error) {
 		if attempt == 1 {
@@ -141,7 +160,7 @@ func TestProvisionerJobRetriedThenSucceeded(t *testing.T) {
 		return workflows.RunJobResult{Completed: true}, nil
 	}}
 	env := newEnv(t, s)
-	env.ExecuteWorkflow(workflows.ProvisionerJob, jobInput(workflows.JobTypeImport))
+	env.ExecuteWorkflow(workflows.ProvisionerJobV1, jobInput(workflows.JobTypeImport))
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	runs := s.runCalls()
@@ -150,7 +169,7 @@ func TestProvisionerJobRetriedThenSucceeded(t *testing.T) {
 	require.Empty(t, s.finishCalls())
 }
 
-func TestProvisionerJobNonRetryableFailure(t *testing.T) {
+func TestProvisionerJobV1NonRetryableFailure(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name string
@@ -169,7 +188,7 @@ func TestProvisionerJobNonRetryableFailure(t *testing.T) {
 			}}
 			env := newEnv(t, s)
 			in := jobInput(workflows.JobTypeImport)
-			env.ExecuteWorkflow(workflows.ProvisionerJob, in)
+			env.ExecuteWorkflow(workflows.ProvisionerJobV1, in)
 			require.True(t, env.IsWorkflowCompleted())
 
 			wfErr := env.GetWorkflowError()
@@ -189,7 +208,7 @@ func TestProvisionerJobNonRetryableFailure(t *testing.T) {
 	}
 }
 
-func TestProvisionerJobHeartbeatTimeout(t *testing.T) {
+func TestProvisionerJobV1HeartbeatTimeout(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		typ      string
@@ -206,7 +225,7 @@ func TestProvisionerJobHeartbeatTimeout(t *testing.T) {
 				return workflows.RunJobResult{}, temporal.NewHeartbeatTimeoutError()
 			}}
 			env := newEnv(t, s)
-			env.ExecuteWorkflow(workflows.ProvisionerJob, jobInput(tc.typ))
+			env.ExecuteWorkflow(workflows.ProvisionerJobV1, jobInput(tc.typ))
 			require.True(t, env.IsWorkflowCompleted())
 			wfErr := env.GetWorkflowError()
 			require.Error(t, wfErr)
@@ -223,7 +242,7 @@ func TestProvisionerJobHeartbeatTimeout(t *testing.T) {
 	}
 }
 
-func TestProvisionerJobAttempts(t *testing.T) {
+func TestProvisionerJobV1Attempts(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		typ      string
@@ -240,7 +259,7 @@ func TestProvisionerJobAttempts(t *testing.T) {
 				return workflows.RunJobResult{}, errors.New("worker disk full")
 			}}
 			env := newEnv(t, s)
-			env.ExecuteWorkflow(workflows.ProvisionerJob, jobInput(tc.typ))
+			env.ExecuteWorkflow(workflows.ProvisionerJobV1, jobInput(tc.typ))
 			require.True(t, env.IsWorkflowCompleted())
 			require.Error(t, env.GetWorkflowError())
 
@@ -257,7 +276,7 @@ func TestProvisionerJobAttempts(t *testing.T) {
 	}
 }
 
-func TestProvisionerJobTimeouts(t *testing.T) {
+func TestProvisionerJobV1Timeouts(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name    string
@@ -277,7 +296,7 @@ func TestProvisionerJobTimeouts(t *testing.T) {
 				return workflows.RunJobResult{}, tc.err
 			}}
 			env := newEnv(t, s)
-			env.ExecuteWorkflow(workflows.ProvisionerJob, jobInput(workflows.JobTypeImport))
+			env.ExecuteWorkflow(workflows.ProvisionerJobV1, jobInput(workflows.JobTypeImport))
 			require.True(t, env.IsWorkflowCompleted())
 			require.Error(t, env.GetWorkflowError())
 			require.Len(t, s.runCalls(), tc.attempt)
@@ -288,7 +307,7 @@ func TestProvisionerJobTimeouts(t *testing.T) {
 	}
 }
 
-func TestProvisionerJobCanceled(t *testing.T) {
+func TestProvisionerJobV1Canceled(t *testing.T) {
 	t.Parallel()
 	for _, typ := range []string{workflows.JobTypeImport, workflows.JobTypeBuild} {
 		t.Run(typ, func(t *testing.T) {
@@ -315,7 +334,7 @@ func TestProvisionerJobCanceled(t *testing.T) {
 				}
 			})
 			in := jobInput(typ)
-			env.ExecuteWorkflow(workflows.ProvisionerJob, in)
+			env.ExecuteWorkflow(workflows.ProvisionerJobV1, in)
 			require.True(t, env.IsWorkflowCompleted())
 			<-started
 
@@ -334,7 +353,7 @@ func TestProvisionerJobCanceled(t *testing.T) {
 	}
 }
 
-func TestProvisionerJobCanceledByDelayedCallback(t *testing.T) {
+func TestProvisionerJobV1CanceledByDelayedCallback(t *testing.T) {
 	t.Parallel()
 	// RunJob fails once and is retried a second later. While the retry
 	// waits, no activity runs and the test clock skips ahead, so a cancel a
@@ -346,7 +365,7 @@ func TestProvisionerJobCanceledByDelayedCallback(t *testing.T) {
 	env := newEnv(t, s)
 	env.RegisterDelayedCallback(env.CancelWorkflow, time.Minute)
 	in := jobInput(workflows.JobTypeImport)
-	env.ExecuteWorkflow(workflows.ProvisionerJob, in)
+	env.ExecuteWorkflow(workflows.ProvisionerJobV1, in)
 	require.True(t, env.IsWorkflowCompleted())
 	var canceledErr *temporal.CanceledError
 	require.ErrorAs(t, env.GetWorkflowError(), &canceledErr)
@@ -356,7 +375,7 @@ func TestProvisionerJobCanceledByDelayedCallback(t *testing.T) {
 	require.Equal(t, workflows.FinishJobInput{JobID: in.JobID, Canceled: true}, fins[0].in)
 }
 
-func TestProvisionerJobFinishJobRetries(t *testing.T) {
+func TestProvisionerJobV1FinishJobRetries(t *testing.T) {
 	t.Parallel()
 	s := &stubs{
 		run: func(context.Context, int32) (workflows.RunJobResult, error) {
@@ -370,7 +389,7 @@ func TestProvisionerJobFinishJobRetries(t *testing.T) {
 		},
 	}
 	env := newEnv(t, s)
-	env.ExecuteWorkflow(workflows.ProvisionerJob, jobInput(workflows.JobTypeBuild))
+	env.ExecuteWorkflow(workflows.ProvisionerJobV1, jobInput(workflows.JobTypeBuild))
 	require.True(t, env.IsWorkflowCompleted())
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
@@ -378,7 +397,7 @@ func TestProvisionerJobFinishJobRetries(t *testing.T) {
 	require.Len(t, s.finishCalls(), 3, "FinishJob is retried until it succeeds")
 }
 
-func TestProvisionerJobFinishJobFails(t *testing.T) {
+func TestProvisionerJobV1FinishJobFails(t *testing.T) {
 	t.Parallel()
 	s := &stubs{
 		run: func(context.Context, int32) (workflows.RunJobResult, error) {
@@ -389,7 +408,7 @@ func TestProvisionerJobFinishJobFails(t *testing.T) {
 		},
 	}
 	env := newEnv(t, s)
-	env.ExecuteWorkflow(workflows.ProvisionerJob, jobInput(workflows.JobTypeBuild))
+	env.ExecuteWorkflow(workflows.ProvisionerJobV1, jobInput(workflows.JobTypeBuild))
 	require.True(t, env.IsWorkflowCompleted())
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
@@ -397,42 +416,11 @@ func TestProvisionerJobFinishJobFails(t *testing.T) {
 	require.Len(t, s.finishCalls(), 1)
 }
 
-func TestFailureText(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name string
-		err  error
-		want string
-	}{
-		{"heartbeat timeout", temporal.NewHeartbeatTimeoutError(), "provisioner worker lost: no heartbeat for 15s"},
-		{"wrapped heartbeat timeout", fmt.Errorf("activity error: %w", temporal.NewHeartbeatTimeoutError()),
-			"provisioner worker lost: no heartbeat for 15s"},
-		{"schedule to start", temporal.NewTimeoutError(enums.TIMEOUT_TYPE_SCHEDULE_TO_START, nil),
-			"no provisioner picked up the job within 30m0s"},
-		{"start to close", temporal.NewTimeoutError(enums.TIMEOUT_TYPE_START_TO_CLOSE, nil),
-			"job exceeded its time limit of 1h0m0s"},
-		{"schedule to close", temporal.NewTimeoutError(enums.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, nil), "job timed out"},
-		{"application error without type", temporal.NewApplicationError("disk full", ""), "disk full"},
-		// A user reads this on the job: Temporal's "(type: …, retryable: …)"
-		// decoration is not part of the message.
-		{"application error", temporal.NewNonRetryableApplicationError("template is broken", workflows.ErrTypeInvalidTemplate, nil),
-			"template is broken"},
-		{"canceled", temporal.NewCanceledError(), "canceled"},
-		{"plain error", errors.New("something broke"), "something broke"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			require.Equal(t, tc.want, workflows.FailureText(tc.err))
-		})
-	}
-}
-
-// TestFailureTextOfActivityError checks the cause a real RunJob failure
+// TestProvisionerJobV1FailureTextOfActivityError checks the cause a real RunJob failure
 // produces once it crossed Temporal: an error returned by an activity
 // arrives as an ApplicationError whose type is the Go type name (empty for
 // errors.New, "wrapError" for fmt.Errorf with %w, as RunJob returns them).
-func TestFailureTextOfActivityError(t *testing.T) {
+func TestProvisionerJobV1FailureTextOfActivityError(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name string
@@ -448,7 +436,7 @@ func TestFailureTextOfActivityError(t *testing.T) {
 				return workflows.RunJobResult{}, tc.err
 			}}
 			env := newEnv(t, s)
-			env.ExecuteWorkflow(workflows.ProvisionerJob, jobInput(workflows.JobTypeBuild))
+			env.ExecuteWorkflow(workflows.ProvisionerJobV1, jobInput(workflows.JobTypeBuild))
 			require.True(t, env.IsWorkflowCompleted())
 			fins := s.finishCalls()
 			require.Len(t, fins, 1)

@@ -1,6 +1,7 @@
-// Package dispatch is the API's only caller of Temporal: it starts job
-// workflows after their rows commit, cancels them, and reconciles jobs whose
-// workflow start or cancel was lost (a crash between commit and call).
+// Package dispatch is the API's only caller of Temporal: it cancels job
+// workflows, and its reconciler starts the workflows of jobs no worker
+// dispatched (workers start their jobs' workflows themselves) and re-sends
+// lost cancels; its reaper ends jobs nothing will finish.
 package dispatch
 
 import (
@@ -10,7 +11,6 @@ import (
 	"log/slog"
 
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -18,13 +18,13 @@ import (
 	"github.com/berth-dev/berth/workflows"
 )
 
-// Dispatcher starts and cancels job workflows.
+// Dispatcher starts workflows for jobs no worker dispatched, and cancels
+// job workflows.
 type Dispatcher struct {
 	temporal client.Client
 	store    *db.Store
 	queues   workflows.Queues
 	log      *slog.Logger
-	eager    bool
 }
 
 // New returns a Dispatcher.
@@ -32,31 +32,21 @@ func New(tc client.Client, store *db.Store, queues workflows.Queues, log *slog.L
 	return &Dispatcher{temporal: tc, store: store, queues: queues, log: log}
 }
 
-// EnableEagerStart makes Start ask Temporal to hand the first workflow task
-// straight back to this process, saving a round trip through the task
-// queue. Only call it when this process runs a workflow worker on the
-// workflows queue with the same client.
-func (d *Dispatcher) EnableEagerStart() { d.eager = true }
-
 // Queues returns the task queue names the dispatcher uses.
 func (d *Dispatcher) Queues() workflows.Queues { return d.queues }
 
-// Start starts the workflow of a committed job. Starting a job whose
-// workflow already exists (running or closed) succeeds.
-func (d *Dispatcher) Start(ctx context.Context, job *db.ProvisionerJob, attrs workflows.JobAttrs, memo map[string]any) error {
-	_, err := d.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                    job.ID.String(),
-		TaskQueue:             d.queues.Workflows(),
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: attrs.SearchAttributes(),
-		Memo:                  memo,
-		EnableEagerStart:      d.eager,
-	}, workflows.ProvisionerJob, workflows.JobInput{
-		JobID:         job.ID,
-		ActivityQueue: job.TaskQueue,
-		ControlQueue:  d.queues.Control(),
-		Type:          job.Type,
-	})
+// Start starts the workflow of a committed job on the job's task queue,
+// where any worker of the queue takes it. Workers normally start their
+// jobs' workflows themselves, at once; this is the reconciler's fallback
+// for jobs no worker took (none runs, or all are full). Starting a job
+// whose workflow already exists (running or closed) succeeds.
+func (d *Dispatcher) Start(ctx context.Context, jobID uuid.UUID) error {
+	f, err := d.store.GetJobFacts(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	facts := workflows.JobFacts(*f)
+	_, err = d.temporal.ExecuteWorkflow(ctx, facts.StartOptions(false), workflows.WorkflowProvisionerJob, facts.Input())
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &already) {
 		return fmt.Errorf("start job workflow: %w", err)
@@ -64,10 +54,18 @@ func (d *Dispatcher) Start(ctx context.Context, job *db.ProvisionerJob, attrs wo
 	return nil
 }
 
-// Cancel requests cancellation of a job's workflow. A workflow that does
-// not exist or already closed is not an error.
-func (d *Dispatcher) Cancel(ctx context.Context, jobID uuid.UUID) error {
-	err := d.temporal.CancelWorkflow(ctx, jobID.String(), "")
+// Cancel tells a canceled job's workflow. A job that was still pending
+// completed with its cancel, and nothing of its workflow (if it has one
+// yet) needs to run: it is terminated. A running job's workflow is
+// canceled; its worker also sees the cancel in the job row. A workflow
+// that does not exist or already closed is not an error.
+func (d *Dispatcher) Cancel(ctx context.Context, job *db.ProvisionerJob) error {
+	var err error
+	if job.CompletedAt != nil {
+		err = d.temporal.TerminateWorkflow(ctx, job.ID.String(), "", "canceled before a worker took the job")
+	} else {
+		err = d.temporal.CancelWorkflow(ctx, job.ID.String(), "")
+	}
 	var nf *serviceerror.NotFound
 	if err != nil && !errors.As(err, &nf) {
 		return fmt.Errorf("cancel job workflow: %w", err)

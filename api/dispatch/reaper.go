@@ -2,19 +2,22 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/coder/quartz"
 	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/berth-dev/berth/db"
 )
 
 // Reaper is the backstop that ends jobs nothing will finish: pending jobs no
-// worker took and started jobs whose worker went silent. Temporal's
-// timeouts usually end them first; the reaper covers every job type.
+// worker took, started jobs whose worker went silent, and, sooner, jobs of
+// a lost worker that no other worker will run (builds, and canceled jobs).
+// It covers every job type.
 type Reaper struct {
 	d     *Dispatcher
 	store *db.Store
@@ -22,16 +25,21 @@ type Reaper struct {
 	log   *slog.Logger
 	// PendingAfter and HungAfter are how long a job may sit untouched.
 	PendingAfter, HungAfter time.Duration
+	// LostAfter is how long a running build or a canceled job may go
+	// untouched before its worker counts as lost (a running job is touched
+	// every second).
+	LostAfter time.Duration
 	// Interval is how often Run reaps; Batch caps jobs per pass.
 	Interval time.Duration
 	Batch    int
 }
 
-// NewReaper returns a Reaper with Coder's defaults: 30 min pending, 5 min
-// hung, every 30 s, 10 jobs a pass.
+// NewReaper returns a Reaper with Coder's defaults, 30 min pending and 5 min
+// hung, a lost worker after 15 s, every 5 s, 10 jobs of each kind a pass.
 func NewReaper(d *Dispatcher, store *db.Store, clock quartz.Clock, log *slog.Logger) *Reaper {
 	return &Reaper{d: d, store: store, clock: clock, log: log,
-		PendingAfter: 30 * time.Minute, HungAfter: 5 * time.Minute, Interval: 30 * time.Second, Batch: 10}
+		PendingAfter: 30 * time.Minute, HungAfter: 5 * time.Minute, LostAfter: 15 * time.Second,
+		Interval: 5 * time.Second, Batch: 10}
 }
 
 // Run reaps every Interval until ctx ends.
@@ -48,8 +56,18 @@ func (r *Reaper) Run(ctx context.Context) error {
 // RunOnce reaps one batch and returns the IDs of the jobs it ended.
 func (r *Reaper) RunOnce(ctx context.Context) ([]uuid.UUID, error) {
 	now := r.clock.Now().UTC()
-	var reaped []uuid.UUID
+	var reaped []*db.ProvisionerJob
 	err := r.store.InTx(ctx, func(tx *db.Store) error {
+		lost, err := tx.LostJobs(ctx, now.Add(-r.LostAfter), r.Batch)
+		if err != nil {
+			return err
+		}
+		for _, j := range lost {
+			if err := r.endLost(ctx, tx, j); err != nil {
+				return err
+			}
+			reaped = append(reaped, j)
+		}
 		jobs, err := tx.ReapCandidates(ctx, now.Add(-r.PendingAfter), now.Add(-r.HungAfter), r.Batch)
 		if err != nil {
 			return err
@@ -79,18 +97,49 @@ func (r *Reaper) RunOnce(ctx context.Context) ([]uuid.UUID, error) {
 			}); err != nil {
 				return err
 			}
-			reaped = append(reaped, j.ID)
+			reaped = append(reaped, j)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range reaped {
-		r.log.Warn("reaped abandoned job", "job_id", id)
-		if err := r.d.Cancel(ctx, id); err != nil {
-			r.log.Warn("cancel reaped job's workflow", "job_id", id, "err", err)
+	ids := make([]uuid.UUID, 0, len(reaped))
+	for _, j := range reaped {
+		r.log.Warn("reaped abandoned job", "job_id", j.ID)
+		// The job's terminal state is written: its workflow, if any, has
+		// nothing left to do.
+		err := r.d.temporal.TerminateWorkflow(ctx, j.ID.String(), "", "the job was ended by berth's reaper")
+		var nf *serviceerror.NotFound
+		if err != nil && !errors.As(err, &nf) {
+			r.log.Warn("terminate reaped job's workflow", "job_id", j.ID, "err", err)
 		}
+		ids = append(ids, j.ID)
 	}
-	return reaped, nil
+	return ids, nil
+}
+
+// endLost ends a job whose worker was lost: a canceled one as canceled, a
+// build as failed (it is not run again: its apply may have stopped
+// half-way).
+func (r *Reaper) endLost(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
+	stage, err := tx.GetLastLogStage(ctx, j.ID)
+	if err != nil {
+		return err
+	}
+	if stage == "" {
+		stage = "Unknown"
+	}
+	line := db.ProvisionerJobLog{CreatedAt: db.Now(), Source: db.LogSourceDaemon, Stage: stage}
+	var c db.Completion
+	if j.CanceledAt != nil {
+		line.Level, line.Output = "info", "Job canceled."
+		c.Canceled = true
+	} else {
+		c.Error = fmt.Sprintf("provisioner worker lost: no heartbeat for %s", r.LostAfter)
+		line.Level, line.Output = "error", c.Error
+	}
+	c.Logs = []db.ProvisionerJobLog{line}
+	_, err = tx.CompleteJob(ctx, j.ID, c)
+	return err
 }

@@ -2,19 +2,18 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"time"
 
 	"github.com/coder/quartz"
 
 	"github.com/berth-dev/berth/db"
-	"github.com/berth-dev/berth/workflows"
 )
 
-// Reconciler repairs what a crash can leave behind: pending jobs whose
-// workflow was never started, and canceled jobs whose cancel never reached
-// their workflow.
+// Reconciler repairs what a crash or an absent worker can leave behind:
+// pending jobs no worker dispatched (their workflows start on the job's
+// queue, where they wait for a worker in the open), and canceled jobs whose
+// cancel never reached their workflow.
 type Reconciler struct {
 	d     *Dispatcher
 	store *db.Store
@@ -51,27 +50,21 @@ func (r *Reconciler) RunOnce(ctx context.Context) error {
 		return err
 	}
 	for _, j := range jobs {
-		var in db.JobInput
-		_ = json.Unmarshal(j.Input, &in)
-		attrs := workflows.JobAttrs{
-			OrganizationID: j.OrganizationID, InitiatorID: j.InitiatorID, JobType: j.Type,
-			TemplateVersionID: in.TemplateVersionID, Tags: j.Tags,
-		}
-		if err := r.d.Start(ctx, j, attrs, map[string]any{"reconciled": true}); err != nil {
+		if err := r.d.Start(ctx, j.ID); err != nil {
 			r.log.Warn("start workflow of orphaned job", "job_id", j.ID, "err", err)
 			continue
 		}
 		if err := r.store.MarkWorkflowStarted(ctx, j.ID); err != nil {
 			return err
 		}
-		r.log.Info("started workflow of orphaned job", "job_id", j.ID)
+		r.log.Info("started the workflow of a job no worker dispatched", "job_id", j.ID, "task_queue", j.TaskQueue)
 	}
 	canceling, err := r.store.CancelingJobs(ctx, cutoff, 100)
 	if err != nil {
 		return err
 	}
 	for _, j := range canceling {
-		if err := r.d.Cancel(ctx, j.ID); err != nil {
+		if err := r.d.Cancel(ctx, j); err != nil {
 			r.log.Warn("re-send job cancel", "job_id", j.ID, "err", err)
 		}
 	}

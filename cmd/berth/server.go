@@ -31,8 +31,10 @@ type serverCmd struct {
 	MaxFileSize       int64         `help:"Largest accepted upload in bytes." default:"104857600" env:"BERTH_MAX_FILE_SIZE"`
 	ReapPendingAfter  time.Duration `help:"Fail jobs no provisioner picked up after this long." default:"30m" env:"BERTH_REAP_PENDING_AFTER"`
 	ReapHungAfter     time.Duration `help:"Fail started jobs whose worker went silent for this long." default:"5m" env:"BERTH_REAP_HUNG_AFTER"`
-	RunWorkflows      bool          `help:"Also run job workflows (never activities) in this process, so jobs start without a task-queue round trip." default:"true" negatable:"" env:"BERTH_RUN_WORKFLOWS"`
+	ReapLostAfter     time.Duration `help:"End a running build (failed) or a canceled job (canceled) whose worker went silent for this long: no other worker runs them." default:"15s" env:"BERTH_REAP_LOST_AFTER"`
+	RunWorkflows      bool          `help:"Also run the job workflows that releases before workers dispatched their own jobs left in flight (ProvisionerJobV1, never activities)." default:"true" negatable:"" env:"BERTH_RUN_WORKFLOWS"`
 	AutobuildInterval time.Duration `help:"How often autostart and autostop are checked (0 disables them on this server)." default:"15s" env:"BERTH_AUTOBUILD_INTERVAL"`
+	pprofFlags
 }
 
 func (s *serverCmd) Run(ctx context.Context, g *globals) error {
@@ -67,9 +69,9 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	disp := dispatch.New(tc, store, workflows.Queues{Prefix: s.QueuePrefix}, log)
 	rec := dispatch.NewReconciler(disp, store, quartz.NewReal(), log)
 	reaper := dispatch.NewReaper(disp, store, quartz.NewReal(), log)
-	reaper.PendingAfter, reaper.HungAfter = s.ReapPendingAfter, s.ReapHungAfter
-	// The server finishes jobs itself (FinishJob is database-only), so a
-	// job can end even when no provisioner worker is alive.
+	reaper.PendingAfter, reaper.HungAfter, reaper.LostAfter = s.ReapPendingAfter, s.ReapHungAfter, s.ReapLostAfter
+	// The server finishes ProvisionerJobV1 jobs itself (FinishJob is
+	// database-only), so they can end even with no provisioner worker alive.
 	serverID := uuid.New()
 	acts, err := activities.New(activities.Options{Store: store, WorkerID: serverID, Log: log})
 	if err != nil {
@@ -87,7 +89,6 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 			return fmt.Errorf("start workflow worker: %w", err)
 		}
 		defer wf.Stop()
-		disp.EnableEagerStart()
 	}
 	shutdownCtx, shutdown := context.WithCancel(context.Background())
 	defer shutdown()
@@ -120,6 +121,7 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 		return nil
 	})
 	grp.Go(func() error { return ps.Run(gctx) })
+	grp.Go(func() error { return s.servePprof(gctx, log) })
 	grp.Go(func() error { return rec.Run(gctx) })
 	grp.Go(func() error { return reaper.Run(gctx) })
 	if s.AutobuildInterval > 0 {

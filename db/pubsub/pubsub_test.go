@@ -156,7 +156,7 @@ func TestCompleteJobEndsSubscription(t *testing.T) {
 	otherSub, unsubscribeOther := e.ps.Subscribe(other.ID)
 	defer unsubscribeOther()
 
-	_, err := e.store.ClaimJob(e.ctx, j.ID, uuid.New(), false)
+	_, err := e.store.ClaimJob(e.ctx, j.ID, db.Claim{WorkerID: uuid.New()})
 	require.NoError(t, err)
 	done, err := e.store.CompleteJob(e.ctx, j.ID, db.Completion{Logs: []db.ProvisionerJobLog{line("bye")}})
 	require.NoError(t, err)
@@ -190,7 +190,7 @@ func TestRolledBackLogsDoNotEnd(t *testing.T) {
 
 	// A completion whose results fail rolls back, notification included;
 	// the successful completion that follows is the only end.
-	_, err := e.store.ClaimJob(e.ctx, j.ID, uuid.New(), false)
+	_, err := e.store.ClaimJob(e.ctx, j.ID, db.Claim{WorkerID: uuid.New()})
 	require.NoError(t, err)
 	_, err = e.store.CompleteJob(e.ctx, j.ID, db.Completion{
 		Results: func(context.Context, *db.Store, *db.ProvisionerJob) error { return context.Canceled },
