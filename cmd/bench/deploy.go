@@ -22,7 +22,6 @@ import (
 
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
-	"github.com/berth-dev/berth/workflows"
 )
 
 // deployment is the berth the bench started: a Temporal dev server, a
@@ -34,6 +33,8 @@ type deployment struct {
 	adminURL, dbName, dbURL string
 	db                      *bun.DB // the bench database, for seeding
 	temporalAddr, prefix    string
+	temporalDir, temporalDB string            // what --temporal sqlite or postgres created
+	pprof                   map[string]string // process → pprof host:port, with --profile
 	temporal, server        *proc
 	apiURL                  *url.URL
 
@@ -52,31 +53,22 @@ func startDeployment(ctx context.Context, cfg config, probs *problems) (_ *deplo
 			d.stop()
 		}
 	}()
-	for _, bin := range []string{cfg.Berth, cfg.TemporalCLI} {
+	temporalBin := cfg.TemporalCLI
+	if cfg.Temporal == temporalPostgres {
+		temporalBin = cfg.TemporalServer
+	}
+	for _, bin := range []string{cfg.Berth, temporalBin} {
 		if st, err := os.Stat(bin); err != nil || st.IsDir() {
-			return nil, fmt.Errorf("%s: not an executable file (run `make bench`, which builds bin/berth and bin/temporal)", bin)
+			return nil, fmt.Errorf("%s: not an executable file (run `make bench`, which builds bin/berth, bin/temporal and bin/temporal-server)", bin)
 		}
 	}
 
-	// Temporal: in memory, with the task hand-off tuning of STYLE.md T11.
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	d.temporalAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	args := []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--log-level", "warn", "--namespace", "default"}
-	args = append(append(args, workflows.SearchAttributeFlags()...), workflows.DevServerFlags()...)
-	logf("starting temporal dev server on %s", d.temporalAddr)
-	if d.temporal, err = startProc("temporal", cfg.TemporalCLI, args, nil, "", probs); err != nil {
-		return nil, err
-	}
-	if err := waitTCP(ctx, d.temporalAddr, d.temporal, 60*time.Second); err != nil {
-		return nil, fmt.Errorf("temporal dev server: %w\n%s", err, d.temporal.out.tail())
-	}
-
-	// Postgres: a database of its own, dropped at the end.
+	// Postgres: a database of its own, dropped at the end (and, with
+	// --temporal postgres, Temporal's two).
 	if err := d.createDatabase(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.startTemporal(ctx); err != nil {
 		return nil, err
 	}
 
@@ -89,7 +81,7 @@ func startDeployment(ctx context.Context, cfg config, probs *problems) (_ *deplo
 	hostPort := net.JoinHostPort("127.0.0.1", strconv.Itoa(addr))
 	d.apiURL = &url.URL{Scheme: "http", Host: hostPort}
 	logf("starting berth server on %s (database %s, queue prefix %s)", hostPort, d.dbName, d.prefix)
-	if d.server, err = startProc("server", cfg.Berth, []string{"server", "--address", hostPort}, d.env(), "", probs); err != nil {
+	if d.server, err = startProc("server", cfg.Berth, []string{"server", "--address", hostPort}, d.withPprof(d.env(), "server"), "", probs); err != nil {
 		return nil, err
 	}
 	if err := d.waitAPI(ctx, 90*time.Second); err != nil {
@@ -134,22 +126,25 @@ func (d *deployment) dropDatabase() {
 	if d.db != nil {
 		_ = d.db.Close()
 	}
-	if d.dbName == "" {
-		return
+	if d.dbName != "" {
+		d.dropNamedDatabase(d.dbName)
 	}
+}
+
+func (d *deployment) dropNamedDatabase(name string) {
 	admin, err := db.Open(db.Options{URL: d.adminURL, MaxConns: 1})
 	if err != nil {
-		d.problems.add("drop database %s: %v", d.dbName, err)
+		d.problems.add("drop database %s: %v", name, err)
 		return
 	}
 	defer admin.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+d.dbName+" WITH (FORCE)"); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: drop database %s: %v\n", d.dbName, err)
+	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: drop database %s: %v\n", name, err)
 		return
 	}
-	logf("dropped database %s", d.dbName)
+	logf("dropped database %s", name)
 }
 
 func (d *deployment) waitAPI(ctx context.Context, timeout time.Duration) error {
@@ -191,7 +186,11 @@ func (d *deployment) setWorkers(ctx context.Context, n int) error {
 	started := make([]*proc, 0, n)
 	for i := range n {
 		name := fmt.Sprintf("bench-g%d-w%d", gen, i+1)
-		p, err := startProc("worker "+name, d.cfg.Berth, []string{"worker", "--name", name}, d.env(), "worker started", d.problems)
+		env := d.env()
+		if i == 0 {
+			env = d.withPprof(env, "worker")
+		}
+		p, err := startProc("worker "+name, d.cfg.Berth, []string{"worker", "--name", name}, env, "worker started", d.problems)
 		if err != nil {
 			stopAll(started, 40*time.Second)
 			return err
@@ -241,6 +240,7 @@ func (d *deployment) stop() {
 		if d.temporal != nil {
 			d.temporal.stop(10 * time.Second)
 		}
+		d.dropTemporal()
 		d.dropDatabase()
 	})
 }

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +34,9 @@ import (
 type config struct {
 	Berth            string        `json:"berth,omitempty"`
 	TemporalCLI      string        `json:"temporal_cli,omitempty"`
+	TemporalServer   string        `json:"temporal_server,omitempty"`
+	Temporal         string        `json:"temporal"`
+	HistoryShards    int           `json:"history_shards,omitempty"`
 	PostgresAdminURL string        `json:"-"`
 	Target           string        `json:"target,omitempty"`
 	Token            string        `json:"-"`
@@ -52,13 +56,18 @@ type config struct {
 	LogLines         int           `json:"log_lines"`
 	LogDelay         time.Duration `json:"log_delay_ns"`
 	JobTimeout       time.Duration `json:"job_timeout_ns"`
+	ProfileDir       string        `json:"profile_dir,omitempty"`
+	Phases           []string      `json:"phases"`
 }
 
 func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&c.Berth, "berth", "bin/berth", "berth binary for the server and worker processes")
-	fs.StringVar(&c.TemporalCLI, "temporal-cli", "bin/temporal", "Temporal CLI for the in-memory dev server")
+	fs.StringVar(&c.Temporal, "temporal", temporalPostgres, "Temporal to start: postgres (bin/temporal-server on PostgreSQL, as make dev runs it), sqlite or memory (the CLI's dev server)")
+	fs.StringVar(&c.TemporalCLI, "temporal-cli", "bin/temporal", "Temporal CLI for --temporal memory or sqlite")
+	fs.StringVar(&c.TemporalServer, "temporal-server", "bin/temporal-server", "Temporal server for --temporal postgres")
+	fs.IntVar(&c.HistoryShards, "history-shards", 4, "history shards of --temporal postgres")
 	fs.StringVar(&c.PostgresAdminURL, "postgres-admin-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		"Postgres URL allowed to CREATE and DROP the bench database")
 	fs.StringVar(&c.Target, "target", "", "measure this existing deployment (base URL, e.g. http://127.0.0.1:3000) instead of starting one")
@@ -81,12 +90,15 @@ func parseFlags(args []string) (config, error) {
 	// lines fall at every phase of it rather than always just after a flush.
 	fs.DurationVar(&c.LogDelay, "log-delay", 37*time.Millisecond, "delay before each followed log line")
 	fs.DurationVar(&c.JobTimeout, "job-timeout", 60*time.Second, "longest wait for one job")
+	phases := fs.String("phases", "imports,logs,builds,list,rss", "measurements to run, in this order")
+	fs.StringVar(&c.ProfileDir, "profile", "", "record CPU profiles of the server and the first worker during the concurrent imports and the first build run into this directory")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	c.Phases = strings.Split(*phases, ",")
 	for _, s := range strings.Split(*workers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -104,11 +116,16 @@ func parseFlags(args []string) (config, error) {
 	case c.Poll <= 0 || c.BuildPoll <= 0 || c.JobTimeout <= 0 || c.BuildDuration <= 0:
 		return c, errors.New("durations must be positive")
 	}
+	for _, p := range c.Phases {
+		if !slices.Contains([]string{"imports", "logs", "builds", "list", "rss"}, p) {
+			return c, fmt.Errorf("--phases: unknown measurement %q (imports, logs, builds, list, rss)", p)
+		}
+	}
 	if c.Out == "" {
 		c.Out = "bench-" + time.Now().Format("20060102-150405") + ".json"
 	}
 	if c.Target != "" {
-		c.Berth, c.TemporalCLI = "", ""
+		c.Berth, c.TemporalCLI, c.TemporalServer, c.Temporal = "", "", "", ""
 	}
 	return c, nil
 }
@@ -152,23 +169,20 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err := b.setup(ctx); err != nil {
 		return err
 	}
-	phases := []struct {
-		name string
-		fn   func(context.Context) error
-	}{
-		{"imports", b.measureImports},
-		{"logs", b.measureLogs},
-		{"builds", b.measureBuilds},
-		{"list", b.measureList},
-		{"rss", b.measureRSS},
+	phases := map[string]func(context.Context) error{
+		"imports": b.measureImports,
+		"logs":    b.measureLogs,
+		"builds":  b.measureBuilds,
+		"list":    b.measureList,
+		"rss":     b.measureRSS,
 	}
-	for _, p := range phases {
+	for _, name := range cfg.Phases {
 		if ctx.Err() != nil {
 			break
 		}
-		logf("== %s", p.name)
-		if err := p.fn(ctx); err != nil && ctx.Err() == nil {
-			b.problems.add("%s: %v", p.name, err)
+		logf("== %s", name)
+		if err := phases[name](ctx); err != nil && ctx.Err() == nil {
+			b.problems.add("%s: %v", name, err)
 		}
 	}
 	if b.dep != nil {

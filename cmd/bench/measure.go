@@ -265,6 +265,11 @@ func (b *bench) measureImports(ctx context.Context) error {
 			continue
 		}
 		logf("imports: %d with %d client(s)", r.n, r.clients)
+		cpu0 := b.cpu()
+		waitProfile := func() {}
+		if r.clients > 1 {
+			waitProfile = b.profile(ctx, "imports", 5)
+		}
 		var (
 			mu             sync.Mutex
 			client, server []time.Duration
@@ -287,7 +292,9 @@ func (b *bench) measureImports(ctx context.Context) error {
 			Clients: r.clients, Imports: r.n, Succeeded: len(client), Failed: failed,
 			Seconds: wall.Seconds(), PerSecond: float64(len(client)) / wall.Seconds(),
 			Client: summarize(client), Server: summarize(server),
+			CPU: b.cpuSince(cpu0, len(client)),
 		})
+		waitProfile()
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -378,7 +385,11 @@ func (b *bench) measureBuilds(ctx context.Context) error {
 		}
 		logf("builds: %d clients for %s with %d worker(s) (0: the deployment's own)", b.cfg.Clients, b.cfg.BuildDuration, n)
 		stop, cancel := context.WithTimeout(ctx, b.cfg.BuildDuration)
+		cpu0 := b.cpu()
+		waitProfile := b.profile(ctx, fmt.Sprintf("builds-%dw", n), int(b.cfg.BuildDuration.Seconds()*2/3))
 		run := b.runBuilds(ctx, stop.Done())
+		waitProfile()
+		run.CPU = b.cpuSince(cpu0, run.Succeeded)
 		cancel()
 		run.Workers = n
 		b.rep.Builds = append(b.rep.Builds, run)
@@ -569,4 +580,20 @@ func (b *bench) measureRSS(context.Context) error {
 		b.rep.RSS = append(b.rep.RSS, RSS{Process: p.name, RSSKiB: cur, PeakKiB: peak})
 	}
 	return nil
+}
+
+// cpu snapshots the deployment's CPU times; nil with --target.
+func (b *bench) cpu() cpuSnapshot {
+	if b.dep == nil {
+		return nil
+	}
+	return b.dep.cpu()
+}
+
+// cpuSince is the CPU per job since an earlier snapshot.
+func (b *bench) cpuSince(before cpuSnapshot, jobs int) cpuSnapshot {
+	if before == nil || jobs == 0 {
+		return nil
+	}
+	return b.cpu().sub(before).perJob(jobs)
 }

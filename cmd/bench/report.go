@@ -60,6 +60,9 @@ type ImportRun struct {
 	PerSecond float64 `json:"imports_per_sec"`
 	Client    Stats   `json:"client_latency"` // POST → terminal seen by polling
 	Server    Stats   `json:"server_latency"` // job completed_at - created_at
+	// CPU is the CPU time per succeeded import, in ms, of each process
+	// (server, workers, temporal, postgres, bench); local deployments only.
+	CPU cpuSnapshot `json:"cpu_ms_per_job,omitempty"`
 }
 
 // LogRun is the log-latency measurement.
@@ -72,15 +75,16 @@ type LogRun struct {
 
 // BuildRun is one build-throughput run.
 type BuildRun struct {
-	Workers    int     `json:"workers"` // 0: an existing deployment's
-	Clients    int     `json:"clients"`
-	Workspaces int     `json:"workspaces"`
-	Succeeded  int     `json:"succeeded"`
-	Failed     int     `json:"failed"`
-	Seconds    float64 `json:"seconds"`
-	PerSecond  float64 `json:"builds_per_sec"`
-	Client     Stats   `json:"client_latency"`
-	Server     Stats   `json:"server_latency"`
+	Workers    int         `json:"workers"` // 0: an existing deployment's
+	Clients    int         `json:"clients"`
+	Workspaces int         `json:"workspaces"`
+	Succeeded  int         `json:"succeeded"`
+	Failed     int         `json:"failed"`
+	Seconds    float64     `json:"seconds"`
+	PerSecond  float64     `json:"builds_per_sec"`
+	Client     Stats       `json:"client_latency"`
+	Server     Stats       `json:"server_latency"`
+	CPU        cpuSnapshot `json:"cpu_ms_per_job,omitempty"` // per succeeded build, as ImportRun.CPU
 }
 
 // ListRun is the GET /workspaces?limit=25 measurement.
@@ -214,6 +218,8 @@ func (r *Report) print(w io.Writer) {
 		tw.Flush()
 	}
 
+	r.printCPU(w)
+
 	if len(r.RSS) > 0 {
 		fmt.Fprintln(w, "\n(e) resident memory after the runs, MiB")
 		line("process", "rss", "peak")
@@ -274,4 +280,50 @@ func (p *problems) list() []string {
 		out = append(out, fmt.Sprintf("… and %d other problems", p.dropped))
 	}
 	return out
+}
+
+// printCPU prints the CPU time per job of each run that measured it.
+func (r *Report) printCPU(w io.Writer) {
+	type row struct {
+		name string
+		cpu  cpuSnapshot
+	}
+	var rows []row
+	for _, i := range r.Imports {
+		if i.CPU != nil {
+			rows = append(rows, row{fmt.Sprintf("import, %d client(s)", i.Clients), i.CPU})
+		}
+	}
+	for _, b := range r.Builds {
+		if b.CPU != nil {
+			rows = append(rows, row{fmt.Sprintf("build, %d worker(s)", b.Workers), b.CPU})
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	parts := []string{"server", "workers", cpuTemporal, cpuPostgresBerth, cpuPostgresTemporal, cpuPostgresShared, cpuBench}
+	fmt.Fprintln(w, "\n(f) CPU time per job, ms (pg: PostgreSQL backends of each database, and its shared writers)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "run\t%s\tberth total\t\n", strings.Join(parts, "\t"))
+	for _, rw := range rows {
+		fmt.Fprintf(tw, "%s\t", rw.name)
+		for _, p := range parts {
+			fmt.Fprintf(tw, "%.2f\t", rw.cpu[p])
+		}
+		fmt.Fprintf(tw, "%.2f\t\n", rw.cpu["server"]+rw.cpu["workers"])
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "\n(g) PostgreSQL work per job: transactions per database (reads included), server-wide WAL flushes and volume")
+	counters := []string{txBerth, txTemporal, txVisibility, walSyncs, walKiB}
+	fmt.Fprintf(tw, "run\t%s\t\n", strings.Join(counters, "\t"))
+	for _, rw := range rows {
+		fmt.Fprintf(tw, "%s\t", rw.name)
+		for _, p := range counters {
+			fmt.Fprintf(tw, "%.1f\t", rw.cpu[p])
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
 }
