@@ -27,13 +27,13 @@ BENCH ?= .
 build:
 	$(GO) build -o $(BIN)/berth ./cmd/berth
 
-## dev: Temporal dev server, Postgres, API and a worker, until Ctrl-C
-dev: build $(BIN)/temporal terraform
-	$(TF_ENV) $(BIN)/berth dev --temporal-cli $(BIN)/temporal
+## dev: Temporal (durable, on Postgres) with its Web UI, Postgres, API and a worker, until Ctrl-C
+dev: build $(BIN)/temporal-server $(BIN)/temporal terraform
+	$(TF_ENV) $(BIN)/berth dev --temporal-server $(BIN)/temporal-server --temporal-cli $(BIN)/temporal
 
-## test: lint, then every test with the built Temporal CLI and berth binary
-test: lint build $(BIN)/temporal terraform
-	BERTH_BIN=$(BIN)/berth TEMPORAL_CLI=$(BIN)/temporal $(TF_ENV) \
+## test: lint, then every test with the built Temporal CLI and server and berth binary
+test: lint build $(BIN)/temporal $(BIN)/temporal-server terraform
+	BERTH_BIN=$(BIN)/berth TEMPORAL_CLI=$(BIN)/temporal TEMPORAL_SERVER=$(BIN)/temporal-server $(TF_ENV) \
 		$(GO) test -race -shuffle=on -count=1 -timeout 25m ./...
 
 ## lint: gofmt, go vet, workflowcheck, staticcheck
@@ -43,9 +43,9 @@ lint: $(BIN)/workflowcheck $(BIN)/staticcheck
 	$(BIN)/workflowcheck ./workflows/...
 	$(BIN)/staticcheck ./...
 
-## bench: the deployment benchmark (cmd/bench): import, build, list and log latency, RSS; BENCH_FLAGS to pass flags
-bench: build $(BIN)/temporal
-	$(GO) run ./cmd/bench --berth $(BIN)/berth --temporal-cli $(BIN)/temporal $(BENCH_FLAGS)
+## bench: the deployment benchmark (cmd/bench): import, build, list and log latency, CPU, RSS; BENCH_FLAGS to pass flags (--temporal memory|sqlite|postgres)
+bench: build $(BIN)/temporal $(BIN)/temporal-server
+	$(GO) run ./cmd/bench --berth $(BIN)/berth --temporal-cli $(BIN)/temporal --temporal-server $(BIN)/temporal-server $(BENCH_FLAGS)
 
 ## bench-go: every Go benchmark (BENCH=regexp to pick)
 bench-go: $(BIN)/temporal
@@ -64,8 +64,8 @@ migrate-new: build
 terraform: $(TERRAFORM) $(CODER_PROVIDER)
 	@echo "terraform: $(TERRAFORM); provider mirror: $(TF_MIRROR)"
 
-## tools: bin/temporal, bin/workflowcheck, bin/staticcheck, terraform (pinned in tools/*/go.mod)
-tools: $(BIN)/temporal $(BIN)/workflowcheck $(BIN)/staticcheck terraform
+## tools: bin/temporal, bin/temporal-server, bin/workflowcheck, bin/staticcheck, terraform (pinned in tools/*/go.mod)
+tools: $(BIN)/temporal $(BIN)/temporal-server $(BIN)/workflowcheck $(BIN)/staticcheck terraform
 
 ## clean: remove bin/ (built binaries and tools; .dev/ state is kept)
 clean:
@@ -74,6 +74,11 @@ clean:
 $(BIN)/temporal: tools/temporal/go.mod tools/temporal/go.sum # ~3.5 min cold
 	$(GO) build -C tools/temporal -ldflags '-X github.com/temporalio/cli/temporalcli.Version=$(TEMPORAL_CLI_VERSION:v%=%)' \
 		-o $@ github.com/temporalio/cli/cmd/temporal
+
+# A Temporal server persisted in PostgreSQL, with its Web UI, built from
+# go.temporal.io/server and the UI server module (tools/temporal-server).
+$(BIN)/temporal-server: tools/temporal-server/go.mod tools/temporal-server/go.sum $(wildcard tools/temporal-server/*.go) # ~3 min cold
+	$(GO) build -C tools/temporal-server -o $@ .
 
 $(BIN)/terraform: tools/terraform/go.mod tools/terraform/go.sum # ~1.5 min cold
 	$(GO) build -C tools/terraform -o $@ github.com/hashicorp/terraform

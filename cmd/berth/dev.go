@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -12,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,14 +24,26 @@ import (
 	"github.com/berth-dev/berth/workflows"
 )
 
+// Temporal servers berth dev can run.
+const (
+	devTemporalPostgres = "postgres"
+	devTemporalMemory   = "memory"
+)
+
 type devCmd struct {
-	Dir         string `help:"Directory for the dev server's state (Temporal database, throw-away Postgres)." default:".dev" env:"BERTH_DEV_DIR"`
-	TemporalCLI string `help:"Path of the Temporal CLI used when TEMPORAL_ADDRESS is unset." default:"bin/temporal" env:"TEMPORAL_CLI"`
-	PostgresURL string `help:"Postgres URL (default: local server on 127.0.0.1:5432, else a throw-away cluster under --dir)." env:"BERTH_POSTGRES_URL,DATABASE_URL"`
-	Address     string `help:"API address." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
-	UIPort      int    `help:"Temporal Web UI port." default:"8233"`
-	Workers     int    `help:"Worker processes to start." default:"1"`
+	Dir            string `help:"Directory for the dev deployment's state (a throw-away Postgres, if one is started)." default:".dev" env:"BERTH_DEV_DIR"`
+	Temporal       string `help:"Temporal to run when TEMPORAL_ADDRESS is unset: postgres, a Temporal server persisted in the same Postgres as berth (databases <berth database>_temporal and _temporal_visibility), so jobs survive restarts; or memory, the Temporal CLI's in-memory dev server, for quick experiments (it forgets every workflow when it stops)." enum:"postgres,memory" default:"postgres" env:"BERTH_DEV_TEMPORAL"`
+	TemporalServer string `help:"Temporal server binary for --temporal postgres (make dev builds it)." default:"bin/temporal-server" env:"TEMPORAL_SERVER"`
+	TemporalCLI    string `help:"Temporal CLI for --temporal memory." default:"bin/temporal" env:"TEMPORAL_CLI"`
+	HistoryShards  int    `help:"History shards of a new --temporal postgres cluster (fixed once it is created)." default:"4"`
+	PostgresURL    string `help:"Postgres URL (default: local server on 127.0.0.1:5432, else a throw-away cluster under --dir)." env:"BERTH_POSTGRES_URL,DATABASE_URL"`
+	Address        string `help:"API address." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
+	UIPort         int    `help:"Temporal Web UI port." default:"8233"`
+	Workers        int    `help:"Worker processes to start." default:"1"`
 }
+
+// devTemporalPort is the frontend port of the Temporal berth dev starts.
+const devTemporalPort = 7233
 
 func (d *devCmd) Run(ctx context.Context, g *globals) error {
 	log := g.log
@@ -38,43 +54,40 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	var cleanups []func()
-	defer func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
-	}()
-
-	// 1. Temporal.
 	temporalAddr := os.Getenv("TEMPORAL_ADDRESS")
-	uiURL := "(the Web UI of your Temporal deployment)"
+	// Fail before starting anything when a port is taken, typically by
+	// what an earlier berth dev left running.
+	ports := map[string]string{d.Address: "the API (--address)"}
 	if temporalAddr == "" {
-		temporalAddr = "127.0.0.1:7233"
-		args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", "7233",
-			"--ui-port", strconv.Itoa(d.UIPort), "--db-filename", filepath.Join(dir, "temporal.db"),
-			"--log-level", "error", "--namespace", "default"}
-		args = append(args, workflows.SearchAttributeFlags()...)
-		args = append(args, workflows.DevServerFlags()...)
-		cmd := exec.Command(d.TemporalCLI, args...)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start temporal dev server (%s; run `make dev` to build it): %w", d.TemporalCLI, err)
+		temporalAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(devTemporalPort))
+		ports[temporalAddr] = "Temporal (set TEMPORAL_ADDRESS to use a Temporal already running there)"
+		ports[net.JoinHostPort("127.0.0.1", strconv.Itoa(d.UIPort))] = "the Temporal Web UI (--ui-port)"
+	}
+	for addr, what := range ports {
+		if err := portFree(addr); err != nil {
+			return fmt.Errorf("%s is in use, wanted by %s: %w. Is an earlier berth dev, or another Temporal, still running? Stop it and start again", addr, what, err)
 		}
-		cleanups = append(cleanups, func() { stopProcess(cmd, 10*time.Second) })
-		if err := waitTCP(ctx, temporalAddr, 60*time.Second); err != nil {
-			return fmt.Errorf("temporal dev server did not start: %w", err)
-		}
-		uiURL = fmt.Sprintf("http://127.0.0.1:%d", d.UIPort)
 	}
 
-	// 2. Postgres.
+	kids := newChildren()
+	defer kids.stopAll()
+
+	// 1. Postgres.
 	pgURL, stopPG, err := d.postgres(ctx, dir)
 	if err != nil {
 		return err
 	}
 	if stopPG != nil {
-		cleanups = append(cleanups, stopPG)
+		defer stopPG()
+	}
+
+	// 2. Temporal.
+	uiURL := "(the Web UI of your Temporal deployment)"
+	if os.Getenv("TEMPORAL_ADDRESS") == "" {
+		if err := d.startTemporal(ctx, kids, pgURL); err != nil {
+			return err
+		}
+		uiURL = fmt.Sprintf("http://127.0.0.1:%d", d.UIPort)
 	}
 
 	// 3. Migrations.
@@ -94,35 +107,30 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 		return err
 	}
 	env := append(os.Environ(), "BERTH_POSTGRES_URL="+pgURL, "TEMPORAL_ADDRESS="+temporalAddr, "BERTH_LOG_FORMAT=text")
-	start := func(args ...string) (*exec.Cmd, error) {
-		cmd := exec.Command(self, args...)
-		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			return nil, err
-		}
-		return cmd, nil
-	}
-	srv, err := start("server", "--address", d.Address)
-	if err != nil {
+	if _, err := kids.start("berth server", env, nil, self, "server", "--address", d.Address); err != nil {
 		return err
 	}
-	cleanups = append(cleanups, func() { stopProcess(srv, 15*time.Second) })
-	for i := 0; i < d.Workers; i++ {
-		w, err := start("worker", "--name", fmt.Sprintf("dev-worker-%d", i+1), "--access-url", "http://"+d.Address)
-		if err != nil {
+	for i := range d.Workers {
+		name := fmt.Sprintf("dev-worker-%d", i+1)
+		if _, err := kids.start("berth worker "+name, env, nil, self, "worker", "--name", name, "--access-url", "http://"+d.Address); err != nil {
 			return err
 		}
-		cleanups = append(cleanups, func() { stopProcess(w, 35*time.Second) })
 	}
-	if err := waitTCP(ctx, d.Address, 60*time.Second); err != nil {
+	if err := kids.waitTCP(ctx, d.Address, 60*time.Second); err != nil {
 		return fmt.Errorf("api did not start: %w", err)
 	}
 	api := "http://" + d.Address
+	temporal := "Temporal server on Postgres (durable)"
+	switch {
+	case os.Getenv("TEMPORAL_ADDRESS") != "":
+		temporal = "yours, at " + temporalAddr
+	case d.Temporal == devTemporalMemory:
+		temporal = "in-memory dev server (forgets every workflow when it stops)"
+	}
 	fmt.Printf(`
 berth is running.
   API:          %[1]s/api/v2  (try: curl %[1]s/api/v2/buildinfo)
+  Temporal:     %[5]s, %[6]s
   Temporal UI:  %[2]s
   Postgres:     %[3]s
   Provisioners: %[4]s
@@ -132,11 +140,74 @@ Log in:
   then:         curl -X POST %[1]s/api/v2/users/login -d '{"email":"admin@example.com","password":"..."}'
                 and send the session_token as the Coder-Session-Token header.
 Press Ctrl-C to stop everything.
-`, api, uiURL, redactURL(pgURL), provisionersSummary())
+`, api, uiURL, redactURL(pgURL), provisionersSummary(), temporal, temporalAddr)
 	log.Info("dev deployment up")
-	<-ctx.Done()
-	fmt.Println("stopping berth dev…")
-	return nil
+	select {
+	case <-ctx.Done():
+		fmt.Println("stopping berth dev…")
+		return nil
+	case exit := <-kids.exited:
+		return fmt.Errorf("%s exited unexpectedly (%v); stopping everything", exit.name, exit.err)
+	}
+}
+
+// startTemporal starts the Temporal server of --temporal and waits until it
+// serves the default namespace with berth's search attributes.
+func (d *devCmd) startTemporal(ctx context.Context, kids *children, pgURL string) error {
+	args := append(workflows.SearchAttributeFlags(), workflows.DevServerFlags()...)
+	var bin, ready string
+	switch d.Temporal {
+	case devTemporalMemory:
+		bin = d.TemporalCLI
+		args = append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(devTemporalPort),
+			"--ui-port", strconv.Itoa(d.UIPort), "--log-level", "error", "--namespace", "default"}, args...)
+	default:
+		bin = d.TemporalServer
+		u, err := url.Parse(pgURL)
+		if err != nil {
+			return fmt.Errorf("postgres url: %w", err)
+		}
+		name := strings.TrimPrefix(u.Path, "/")
+		u.Path = "/postgres"
+		args = append([]string{"start", "--setup-schema", "--postgres-url", u.String(),
+			"--database", name + "_temporal", "--visibility-database", name + "_temporal_visibility",
+			"--history-shards", strconv.Itoa(d.HistoryShards),
+			"--ip", "127.0.0.1", "--port", strconv.Itoa(devTemporalPort), "--ui-port", strconv.Itoa(d.UIPort)}, args...)
+		ready = "temporal-server: ready"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("temporal for --temporal %s: %w (run `make dev`, which builds it)", d.Temporal, err)
+	}
+	readyCh := make(chan struct{})
+	var once sync.Once
+	watch := func(line string) {
+		if strings.HasPrefix(line, ready) {
+			once.Do(func() { close(readyCh) })
+		}
+	}
+	if ready == "" {
+		// The dev server registers everything before it listens.
+		watch = nil
+		close(readyCh)
+	}
+	p, err := kids.start("temporal", nil, watch, bin, args...)
+	if err != nil {
+		return err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(devTemporalPort))
+	// The first start sets up the schema, which takes a while.
+	timer := time.NewTimer(3 * time.Minute)
+	defer timer.Stop()
+	select {
+	case <-readyCh:
+	case <-p.done:
+		return fmt.Errorf("temporal (%s) exited during start: %v", bin, p.err)
+	case <-timer.C:
+		return errors.New("temporal did not become ready within 3 minutes")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return kids.waitTCP(ctx, addr, time.Minute)
 }
 
 // provisionersSummary says what the dev workers can run.
@@ -151,13 +222,138 @@ func provisionersSummary() string {
 	return fmt.Sprintf("echo, terraform (%s; providers from their registries)", bin)
 }
 
+// children are berth dev's child processes. Each runs in a process group of
+// its own (a terminal's Ctrl-C reaches berth dev only, which stops them in
+// order) and gets SIGTERM from the kernel if berth dev dies, even by
+// SIGKILL, so none outlives it.
+type children struct {
+	procs  []*child
+	exited chan *child // the first child to exit unexpectedly
+}
+
+type child struct {
+	name     string
+	cmd      *exec.Cmd
+	done     chan struct{}
+	err      error // set before done is closed
+	stopping atomic.Bool
+}
+
+func newChildren() *children {
+	return &children{exited: make(chan *child, 1)}
+}
+
+// start starts a child whose output goes to berth dev's; watch, if set,
+// sees each line of its standard output.
+func (k *children) start(name string, env []string, watch func(string), path string, args ...string) (*child, error) {
+	c := &child{name: name, done: make(chan struct{})}
+	c.cmd = exec.Command(path, args...)
+	c.cmd.Env = env
+	c.cmd.Stdout, c.cmd.Stderr = os.Stdout, os.Stderr
+	var pw *io.PipeWriter
+	if watch != nil {
+		var pr *io.PipeReader
+		pr, pw = io.Pipe()
+		c.cmd.Stdout = io.MultiWriter(os.Stdout, pw)
+		go func() {
+			s := bufio.NewScanner(pr)
+			for s.Scan() {
+				watch(s.Text())
+			}
+			_, _ = io.Copy(io.Discard, pr)
+		}()
+	}
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s (%s): %w", name, path, err)
+	}
+	k.procs = append(k.procs, c)
+	go func() {
+		c.err = c.cmd.Wait()
+		if pw != nil {
+			pw.Close()
+		}
+		close(c.done)
+		if !c.stopping.Load() {
+			select {
+			case k.exited <- c:
+			default:
+			}
+		}
+	}()
+	return c, nil
+}
+
+// stopAll stops the children in the reverse order of their start: workers
+// (which may wait for running jobs), the server, then Temporal.
+func (k *children) stopAll() {
+	for i := len(k.procs) - 1; i >= 0; i-- {
+		c := k.procs[i]
+		c.stopping.Store(true)
+		grace := 15 * time.Second
+		if strings.HasPrefix(c.name, "berth worker") {
+			grace = 35 * time.Second
+		}
+		stopProcess(c, grace)
+	}
+}
+
+// waitTCP waits until addr accepts connections, failing early when a child
+// exits.
+func (k *children) waitTCP(ctx context.Context, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case c := <-k.exited:
+			return fmt.Errorf("%s exited: %v", c.name, c.err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// stopProcess sends SIGTERM to a child's process group, then SIGKILL after
+// the grace period.
+func stopProcess(c *child, grace time.Duration) {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		<-c.done
+	}
+}
+
+// portFree reports an error when something listens on addr.
+func portFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return ln.Close()
+}
+
 // postgres returns the URL to use, creating a database or a throw-away
 // cluster as needed, and a function that stops what it started.
 func (d *devCmd) postgres(ctx context.Context, dir string) (string, func(), error) {
 	if d.PostgresURL != "" {
 		return d.PostgresURL, nil, nil
 	}
-	if waitTCP(ctx, "127.0.0.1:5432", 2*time.Second) == nil {
+	if waitLocalTCP(ctx, "127.0.0.1:5432", 2*time.Second) == nil {
 		admin := "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 		if err := createDatabase(ctx, admin, "berth_dev"); err == nil {
 			return "postgres://postgres@127.0.0.1:5432/berth_dev?sslmode=disable", nil, nil
@@ -241,40 +437,9 @@ func findPostgresBinaries() (string, string, error) {
 	return "", "", errors.New("no Postgres found: set DATABASE_URL, run one on 127.0.0.1:5432, or install initdb/pg_ctl")
 }
 
-func waitTCP(ctx context.Context, addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// stopProcess sends SIGTERM to a child's process group, then SIGKILL after
-// the grace period.
-func stopProcess(cmd *exec.Cmd, grace time.Duration) {
-	if cmd.Process == nil {
-		return
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(grace):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
+// waitLocalTCP waits until addr accepts connections.
+func waitLocalTCP(ctx context.Context, addr string, timeout time.Duration) error {
+	return newChildren().waitTCP(ctx, addr, timeout)
 }
 
 func redactURL(s string) string {
