@@ -2,10 +2,10 @@
 #
 # One Dockerfile for docker-compose.yml (and anyone who wants images):
 #   target berth     the berth binary (server, worker, migrate) on Debian slim
-#   target temporal  the pinned Temporal CLI (tools/temporal) for `server start-dev`
-# The binaries are built as `make build`, `make dev` and `make terraform`
-# build them; the berth image carries Terraform 1.5.7 and the coder provider
-# mirror, so the worker runs terraform templates offline.
+# The binaries are built as `make build` and `make terraform` build them; the
+# berth image carries Terraform 1.5.7 and the coder provider mirror, so the
+# worker runs terraform templates offline. Temporal runs from Temporal's own
+# images (see docker-compose.yml).
 
 ARG GO_IMAGE=golang:1.26
 ARG RUNTIME_IMAGE=debian:bookworm-slim
@@ -20,16 +20,6 @@ COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     go build -trimpath -o /out/berth ./cmd/berth
 
-# ---- temporal-build: bin/temporal (~3.5 min cold) --------------------------
-FROM ${GO_IMAGE} AS temporal-build
-ENV GOTOOLCHAIN=local CGO_ENABLED=0
-WORKDIR /src/tools/temporal
-COPY tools/temporal/go.mod tools/temporal/go.sum ./
-RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    version="$(go list -m -f '{{.Version}}' github.com/temporalio/cli)" && \
-    go build -trimpath -ldflags "-X github.com/temporalio/cli/temporalcli.Version=${version#v}" \
-        -o /out/temporal github.com/temporalio/cli/cmd/temporal
-
 # ---- terraform-build: Terraform (tools/terraform) and the coder provider mirror
 FROM ${GO_IMAGE} AS terraform-build
 ENV GOTOOLCHAIN=local CGO_ENABLED=0
@@ -42,19 +32,6 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     dir="/out/terraform-providers/registry.terraform.io/coder/coder/${version#v}/$(go env GOOS)_$(go env GOARCH)" && \
     mkdir -p "$dir" && \
     go build -C coderprovider -trimpath -o "$dir/terraform-provider-coder_${version}" github.com/coder/terraform-provider-coder/v2
-
-# ---- temporal: the dev server ----------------------------------------------
-FROM ${RUNTIME_IMAGE} AS temporal
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
-    && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /data temporal \
-    && mkdir -p /data && chown temporal:temporal /data
-COPY --from=temporal-build /out/temporal /usr/local/bin/temporal
-USER temporal
-WORKDIR /data
-EXPOSE 7233
-ENTRYPOINT ["temporal"]
-CMD ["server", "start-dev", "--ip", "0.0.0.0", "--headless"]
 
 # ---- berth: API server and worker (last, so the default target) ------------
 FROM ${RUNTIME_IMAGE} AS berth

@@ -30,8 +30,8 @@ var root = filepath.Join("..", "..")
 // berth command that dials Temporal (the ones embedding temporalFlags).
 var temporalEnv = []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}
 
-// The Dockerfile stages compose builds berth and the Temporal CLI from.
-const berthStage, temporalStage = "berth", "temporal"
+// The Dockerfile stage compose builds berth from.
+const berthStage = "berth"
 
 type composeFile struct {
 	Services map[string]service `yaml:"services"`
@@ -43,6 +43,7 @@ type service struct {
 	Command     stringList  `yaml:"command"`
 	Environment environment `yaml:"environment"`
 	Ports       []string    `yaml:"ports"`
+	Volumes     []string    `yaml:"volumes"`
 }
 
 type build struct {
@@ -112,24 +113,60 @@ func berthServices(f composeFile) map[string]service {
 func TestServices(t *testing.T) {
 	t.Parallel()
 	f := loadCompose(t)
-	for _, name := range []string{"postgres", "temporal", "temporal-ui", "api", "worker"} {
-		require.Contains(t, f.Services, name, "docker-compose.yml mirrors `make dev` (STYLE.md §7)")
+	for _, name := range []string{"postgres", "temporal", "temporal-ui", "migrate", "api", "api-2", "worker", "worker-gpu"} {
+		require.Contains(t, f.Services, name, "docker-compose.yml runs the durable topology: Temporal on Postgres, two API replicas, a worker fleet")
 	}
 	berth := berthServices(f)
-	require.Equal(t, []string{"server"}, []string(berth["api"].Command), "api runs `berth server`")
-	require.Equal(t, []string{"worker"}, []string(berth["worker"].Command), "worker runs `berth worker`")
-	require.Equal(t, temporalStage, f.Services["temporal"].Build.Target, "temporal runs the CLI pinned in tools/temporal")
-	require.True(t, strings.HasPrefix(f.Services["temporal-ui"].Image, "temporalio/ui:"), "temporal-ui uses temporalio/ui")
-	require.True(t, publishes(f.Services["temporal-ui"], 8233), "the Temporal UI is on port 8233, as in `make dev`")
+	hostPorts := map[string]string{}
+	for _, name := range []string{"api", "api-2"} {
+		require.Equal(t, []string{"server"}, []string(berth[name].Command), "%s runs `berth server`", name)
+		// The API listens on all interfaces inside its container and publishes that port.
+		addr := berth[name].Environment["BERTH_ADDRESS"]
+		host, port, err := net.SplitHostPort(addr)
+		require.NoError(t, err, "%s BERTH_ADDRESS %q", name, addr)
+		require.Equal(t, "0.0.0.0", host, "%s BERTH_ADDRESS must listen beyond the container's loopback", name)
+		p, err := strconv.Atoi(port)
+		require.NoError(t, err)
+		require.True(t, publishesContainerPort(berth[name], p), "%s publishes its BERTH_ADDRESS port %d", name, p)
+		for _, hp := range berth[name].Ports {
+			require.NotContains(t, hostPorts, hp, "%s and %s publish the same port", name, hostPorts[hp])
+			hostPorts[hp] = name
+		}
+	}
+	for _, name := range []string{"worker", "worker-gpu"} {
+		require.Equal(t, "worker", berth[name].Command[0], "%s runs `berth worker`", name)
+	}
+	require.True(t, hasSeq(berth["worker-gpu"].Command, []string{"--tag", "pool=gpu"}), "worker-gpu has a tag set of its own")
 
-	// The API listens on all interfaces inside its container and publishes that port.
-	addr := berth["api"].Environment["BERTH_ADDRESS"]
-	host, port, err := net.SplitHostPort(addr)
-	require.NoError(t, err, "api BERTH_ADDRESS %q", addr)
-	require.Equal(t, "0.0.0.0", host, "api BERTH_ADDRESS must listen beyond the container's loopback")
-	p, err := strconv.Atoi(port)
+	server, ui := pinnedTemporal(t)
+	require.Equal(t, "temporalio/auto-setup:"+server, f.Services["temporal"].Image,
+		"the temporal service runs the server version pinned in tools/temporal-server")
+	require.Equal(t, "temporalio/ui:"+ui, f.Services["temporal-ui"].Image,
+		"the Web UI is the version pinned in tools/temporal-server")
+	require.True(t, publishes(f.Services["temporal-ui"], 8233), "the Temporal UI is on port 8233, as in `make dev`")
+}
+
+// pinnedTemporal returns the Temporal server and UI server versions of
+// tools/temporal-server/go.mod, without the leading v.
+func pinnedTemporal(t *testing.T) (server, ui string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "tools", "temporal-server", "go.mod"))
 	require.NoError(t, err)
-	require.True(t, publishesContainerPort(berth["api"], p), "api publishes its BERTH_ADDRESS port %d", p)
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		switch fields[0] {
+		case "go.temporal.io/server":
+			server = strings.TrimPrefix(fields[1], "v")
+		case "github.com/temporalio/ui-server/v2":
+			ui = strings.TrimPrefix(fields[1], "v")
+		}
+	}
+	require.NotEmpty(t, server, "tools/temporal-server/go.mod requires go.temporal.io/server")
+	require.NotEmpty(t, ui, "tools/temporal-server/go.mod requires github.com/temporalio/ui-server/v2")
+	return server, ui
 }
 
 func TestEnvMatchesCLI(t *testing.T) {
@@ -202,18 +239,44 @@ func checkServiceRef(t *testing.T, f composeFile, service, env, val string) {
 	}
 }
 
-func TestTemporalFlags(t *testing.T) {
+// TestTemporalConfig checks the Temporal service: PostgreSQL persistence on
+// the compose file's Postgres, and the dynamic config every Temporal berth
+// starts gets (workflows.DevServerFlags), from the file it mounts.
+func TestTemporalConfig(t *testing.T) {
 	t.Parallel()
-	cmd := loadCompose(t).Services["temporal"].Command
-	require.GreaterOrEqual(t, len(cmd), 2)
-	require.Equal(t, []string{"server", "start-dev"}, []string(cmd[:2]))
-	for _, want := range [][]string{{"--ip", "0.0.0.0"}, {"--headless"}} {
-		require.True(t, hasSeq(cmd, want), "temporal command needs %v (STYLE.md §7)", want)
+	f := loadCompose(t)
+	tmp := f.Services["temporal"]
+	require.Equal(t, "postgres12", tmp.Environment["DB"], "Temporal persists in PostgreSQL")
+	require.Contains(t, f.Services, tmp.Environment["POSTGRES_SEEDS"], "POSTGRES_SEEDS names the compose file's Postgres")
+	path := tmp.Environment["DYNAMIC_CONFIG_FILE_PATH"]
+	require.NotEmpty(t, path, "the temporal service sets DYNAMIC_CONFIG_FILE_PATH")
+	mounted := ""
+	for _, v := range tmp.Volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) >= 2 && parts[1] == "/etc/temporal/"+path {
+			mounted = parts[0]
+		}
 	}
-	require.Equal(t, flagValues(workflows.SearchAttributeFlags(), "--search-attribute"),
-		flagValues(cmd, "--search-attribute"), "temporal --search-attribute flags must equal workflows.SearchAttributeFlags()")
-	require.Equal(t, flagValues(workflows.DevServerFlags(), "--dynamic-config-value"),
-		flagValues(cmd, "--dynamic-config-value"), "temporal --dynamic-config-value flags must equal workflows.DevServerFlags()")
+	require.NotEmpty(t, mounted, "the temporal service mounts its DYNAMIC_CONFIG_FILE_PATH /etc/temporal/%s", path)
+	b, err := os.ReadFile(filepath.Join(root, mounted))
+	require.NoError(t, err)
+	var file map[string][]struct {
+		Value any `yaml:"value"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &file), "parse %s", mounted)
+	got := map[string]any{}
+	for k, vs := range file {
+		require.Len(t, vs, 1, "%s: one value, without constraints", k)
+		got[k] = vs[0].Value
+	}
+	want := map[string]any{}
+	for _, kv := range flagValues(workflows.DevServerFlags(), "--dynamic-config-value") {
+		k, v, _ := strings.Cut(kv, "=")
+		var val any
+		require.NoError(t, yaml.Unmarshal([]byte(v), &val))
+		want[k] = val
+	}
+	require.Equal(t, want, got, "%s must hold workflows.DevServerFlags()", mounted)
 }
 
 func TestDockerfileStages(t *testing.T) {
@@ -231,7 +294,6 @@ func TestDockerfileStages(t *testing.T) {
 		}
 	}
 	require.Contains(t, stages[berthStage], `ENTRYPOINT ["berth"]`, "the berth stage runs the berth binary")
-	require.Contains(t, stages[temporalStage], `ENTRYPOINT ["temporal"]`, "the temporal stage runs the Temporal CLI")
 }
 
 // dockerfileStages maps each named stage of the Dockerfile to its lines.
