@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
+	"github.com/berth-dev/berth/jobs"
 	"github.com/berth-dev/berth/workflows"
 )
 
@@ -31,7 +32,9 @@ type Options struct {
 	Store      *db.Store
 	PubSub     *pubsub.PubSub
 	Dispatcher dispatcher
-	Log        *slog.Logger
+	// Jobs creates jobs (default: one on Store and Dispatcher).
+	Jobs *jobs.Creator
+	Log  *slog.Logger
 	// AccessURL is the URL clients use to reach this deployment.
 	AccessURL *url.URL
 	// BuildVersion is sent as X-Coder-Build-Version (default v2.30.0).
@@ -49,6 +52,7 @@ type API struct {
 	store *db.Store
 	ps    *pubsub.PubSub
 	disp  dispatcher
+	jobs  *jobs.Creator
 	log   *slog.Logger
 	opts  Options
 }
@@ -73,7 +77,14 @@ func New(opts Options) (*API, error) {
 	if opts.ShutdownCtx == nil {
 		opts.ShutdownCtx = context.Background()
 	}
-	return &API{store: opts.Store, ps: opts.PubSub, disp: opts.Dispatcher, log: opts.Log, opts: opts}, nil
+	if opts.Jobs == nil {
+		j, err := jobs.New(jobs.Options{Store: opts.Store, Starter: opts.Dispatcher, Queues: opts.Dispatcher.Queues(), Log: opts.Log})
+		if err != nil {
+			return nil, err
+		}
+		opts.Jobs = j
+	}
+	return &API{store: opts.Store, ps: opts.PubSub, disp: opts.Dispatcher, jobs: opts.Jobs, log: opts.Log, opts: opts}, nil
 }
 
 // h adapts an error-returning handler; the one renderer writes errors.

@@ -32,22 +32,6 @@ func (a *API) createTemplate(c *gin.Context) error {
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
 	}
-	he := httpapi.BadRequest("Validation failed.")
-	if !httpapi.NameValid(req.Name) {
-		he.WithValidation("name", `Validation failed for tag "template_name" with value: "`+req.Name+`"`)
-	}
-	if !httpapi.DisplayNameValid(req.DisplayName) {
-		he.WithValidation("display_name", `Validation failed for tag "template_display_name" with value: "`+req.DisplayName+`"`)
-	}
-	if len(req.Description) >= 128 {
-		he.WithValidation("description", `Validation failed for tag "lt" with value: "`+req.Description+`"`)
-	}
-	if req.VersionID == uuid.Nil {
-		he.WithValidation("template_version_id", `Validation failed for tag "required" with value: "00000000-0000-0000-0000-000000000000"`)
-	}
-	if len(he.Response.Validations) > 0 {
-		return he
-	}
 	durations := httpapi.BadRequest("Invalid create template request.")
 	for _, d := range []struct {
 		field string
@@ -334,19 +318,6 @@ func (a *API) patchTemplate(c *gin.Context) error {
 	var req sdk.UpdateTemplateMeta
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
-	}
-	he := httpapi.BadRequest("Validation failed.")
-	if req.Name != "" && !httpapi.NameValid(req.Name) {
-		he.WithValidation("name", `Validation failed for tag "template_name" with value: "`+req.Name+`"`)
-	}
-	if req.DisplayName != nil && !httpapi.DisplayNameValid(*req.DisplayName) {
-		he.WithValidation("display_name", `Validation failed for tag "template_display_name" with value: "`+*req.DisplayName+`"`)
-	}
-	if req.Description != nil && len(*req.Description) >= 128 {
-		he.WithValidation("description", `Validation failed for tag "lt" with value: "`+*req.Description+`"`)
-	}
-	if len(he.Response.Validations) > 0 {
-		return he
 	}
 	durations := httpapi.BadRequest("Invalid request to update template metadata!")
 	for _, d := range []struct {

@@ -28,6 +28,14 @@ func (s *Store) LockWorkspace(ctx context.Context, id uuid.UUID) (*Workspace, er
 	return w, wrap("lock workspace", err)
 }
 
+// LockWorkspaceNoWait is LockWorkspace for a caller that would rather skip
+// the workspace: ErrNotFound when another transaction holds the row.
+func (s *Store) LockWorkspaceNoWait(ctx context.Context, id uuid.UUID) (*Workspace, error) {
+	w := new(Workspace)
+	err := s.db.NewSelect().Model(w).Where("id = ?", id).For("UPDATE SKIP LOCKED").Scan(ctx)
+	return w, wrap("lock workspace", err)
+}
+
 // GetWorkspaceByOwnerAndName returns the owner's live workspace with that
 // name or, with includeDeleted, the most recent one including deleted.
 func (s *Store) GetWorkspaceByOwnerAndName(ctx context.Context, ownerID uuid.UUID, name string, includeDeleted bool) (*Workspace, error) {

@@ -2,14 +2,13 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"time"
 
 	"github.com/coder/quartz"
 
 	"github.com/berth-dev/berth/db"
-	"github.com/berth-dev/berth/workflows"
+	"github.com/berth-dev/berth/jobs"
 )
 
 // Reconciler repairs what a crash can leave behind: pending jobs whose
@@ -46,18 +45,17 @@ func (r *Reconciler) Run(ctx context.Context) error {
 // RunOnce starts missing workflows and re-sends lost cancels once.
 func (r *Reconciler) RunOnce(ctx context.Context) error {
 	cutoff := r.clock.Now().UTC().Add(-r.Grace)
-	jobs, err := r.store.JobsWithoutWorkflow(ctx, cutoff, 100)
+	pending, err := r.store.JobsWithoutWorkflow(ctx, cutoff, 100)
 	if err != nil {
 		return err
 	}
-	for _, j := range jobs {
-		var in db.JobInput
-		_ = json.Unmarshal(j.Input, &in)
-		attrs := workflows.JobAttrs{
-			OrganizationID: j.OrganizationID, InitiatorID: j.InitiatorID, JobType: j.Type,
-			TemplateVersionID: in.TemplateVersionID, Tags: j.Tags,
+	for _, j := range pending {
+		f, err := jobs.LoadFacts(ctx, r.store, j)
+		if err != nil {
+			return err
 		}
-		if err := r.d.Start(ctx, j, attrs, map[string]any{"reconciled": true}); err != nil {
+		f.Reconciled = true
+		if err := r.d.Start(ctx, j, f.Attrs(), f.Memo()); err != nil {
 			r.log.Warn("start workflow of orphaned job", "job_id", j.ID, "err", err)
 			continue
 		}

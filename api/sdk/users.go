@@ -67,9 +67,9 @@ type MinimalUser struct {
 
 // CreateFirstUserRequest is the body of POST /users/first.
 type CreateFirstUserRequest struct {
-	Email    string `json:"email"`
-	Username string `json:"username"`
-	Name     string `json:"name,omitempty"`
+	Email    string `json:"email" validate:"email"`
+	Username string `json:"username" validate:"username"`
+	Name     string `json:"name,omitempty" validate:"user_real_name"`
 	Password string `json:"password"`
 }
 
@@ -92,9 +92,9 @@ type LoginWithPasswordResponse struct {
 
 // CreateUserRequest is the body of POST /users.
 type CreateUserRequest struct {
-	Email    string `json:"email"`
-	Username string `json:"username"`
-	Name     string `json:"name,omitempty"`
+	Email    string `json:"email" validate:"email"`
+	Username string `json:"username" validate:"username"`
+	Name     string `json:"name,omitempty" validate:"user_real_name"`
 	Password string `json:"password"`
 	// LoginType defaults to password when empty.
 	LoginType       LoginType   `json:"login_type"`

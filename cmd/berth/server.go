@@ -19,6 +19,8 @@ import (
 	"github.com/berth-dev/berth/api/dispatch"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
+	"github.com/berth-dev/berth/jobs"
+	"github.com/berth-dev/berth/lifecycle"
 	"github.com/berth-dev/berth/worker"
 	"github.com/berth-dev/berth/workflows"
 )
@@ -97,8 +99,12 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
+	creator, err := jobs.New(jobs.Options{Store: store, Starter: disp, Queues: queues, Log: log})
+	if err != nil {
+		return err
+	}
 	a, err := api.New(api.Options{
-		Store: store, PubSub: ps, Dispatcher: disp, Log: log, AccessURL: accessURL,
+		Store: store, PubSub: ps, Dispatcher: disp, Jobs: creator, Log: log, AccessURL: accessURL,
 		BuildVersion: version, MaxFileSize: s.MaxFileSize, ShutdownCtx: shutdownCtx,
 		DeploymentID: defOrg.ID.String(),
 	})
@@ -123,7 +129,11 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	grp.Go(func() error { return rec.Run(gctx) })
 	grp.Go(func() error { return reaper.Run(gctx) })
 	if s.AutobuildInterval > 0 {
-		grp.Go(func() error { return a.RunAutobuild(gctx, quartz.NewReal(), s.AutobuildInterval) })
+		exec, err := lifecycle.New(lifecycle.Options{Store: store, Jobs: creator, Log: log, Interval: s.AutobuildInterval})
+		if err != nil {
+			return err
+		}
+		grp.Go(func() error { return exec.Run(gctx) })
 	}
 	grp.Go(func() error {
 		<-gctx.Done()
