@@ -144,23 +144,11 @@ type buildPlan struct {
 
 // insertBuild resolves parameters and inserts the build and its job (and,
 // on create, the workspace) in one transaction, then starts the job's
-// workflow.
+// workflow. Everything it reads about an existing workspace it reads under
+// the workspace's row lock, so a build that lost a race (ExpectLatest,
+// SkipLocked) costs little.
 func (c *Creator) insertBuild(ctx context.Context, p buildPlan) (*Build, error) {
 	ws, t := p.Workspace, p.Transition
-	imp, err := c.store.GetJobByID(ctx, p.version.JobID)
-	if err != nil {
-		return nil, err
-	}
-	switch imp.Status {
-	case db.JobPending, db.JobRunning, db.JobCanceling:
-		return nil, &VersionNotReadyError{Status: imp.Status}
-	case db.JobFailed, db.JobCanceled:
-		return nil, &VersionFailedError{Name: p.version.Name, Cause: imp.Error}
-	}
-	defs, err := c.store.GetTemplateVersionParameters(ctx, p.version.ID)
-	if err != nil {
-		return nil, err
-	}
 	requested := map[string]string{}
 	for _, v := range p.Parameters {
 		requested[v.Name] = v.Value
@@ -170,11 +158,6 @@ func (c *Creator) insertBuild(ctx context.Context, p buildPlan) (*Build, error) 
 		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, WorkspaceID: ws.ID, TemplateVersionID: p.version.ID,
 		Transition: t, InitiatorID: p.Initiator.ID, Reason: p.Reason,
 	}
-	if t == TransitionStart {
-		if build.MaxDeadline, err = c.maxDeadline(ctx, p, now); err != nil {
-			return nil, err
-		}
-	}
 	input, err := json.Marshal(db.JobInput{
 		WorkspaceBuildID: uuid.NullUUID{UUID: build.ID, Valid: true}, LogLevel: p.LogLevel, Orphan: p.Orphan,
 	})
@@ -183,16 +166,34 @@ func (c *Creator) insertBuild(ctx context.Context, p buildPlan) (*Build, error) 
 	}
 	job := &db.ProvisionerJob{
 		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, OrganizationID: p.template.OrganizationID,
-		InitiatorID: p.Initiator.ID, Provisioner: imp.Provisioner, StorageMethod: "file", Type: db.JobTypeWorkspaceBuild,
-		Input: input, Tags: imp.Tags, FileID: imp.FileID,
+		InitiatorID: p.Initiator.ID, StorageMethod: "file", Type: db.JobTypeWorkspaceBuild, Input: input,
 		WorkspaceID: uuid.NullUUID{UUID: ws.ID, Valid: true},
-	}
-	if job.TaskQueue, err = c.pickQueue(ctx, job, imp.TaskQueue); err != nil {
-		return nil, err
 	}
 	build.JobID = job.ID
 	completeNow := false
 	err = c.store.InTx(ctx, func(tx *db.Store) error {
+		var locked *db.Workspace
+		var latest *db.WorkspaceBuild
+		if !p.create {
+			var err error
+			if locked, latest, err = lockLatest(ctx, tx, p); err != nil {
+				return err
+			}
+		}
+		imp, err := tx.GetJobByID(ctx, p.version.JobID)
+		if err != nil {
+			return err
+		}
+		switch imp.Status {
+		case db.JobPending, db.JobRunning, db.JobCanceling:
+			return &VersionNotReadyError{Status: imp.Status}
+		case db.JobFailed, db.JobCanceled:
+			return &VersionFailedError{Name: p.version.Name, Cause: imp.Error}
+		}
+		defs, err := tx.GetTemplateVersionParameters(ctx, p.version.ID)
+		if err != nil {
+			return err
+		}
 		var previous map[string]string
 		if p.create {
 			if err := tx.InsertWorkspace(ctx, ws); err != nil {
@@ -203,12 +204,8 @@ func (c *Creator) insertBuild(ctx context.Context, p buildPlan) (*Build, error) 
 				return err
 			}
 			build.BuildNumber = 1
-		} else {
-			prev, err := c.lockForBuild(ctx, tx, p, build)
-			if err != nil {
-				return err
-			}
-			previous = prev
+		} else if previous, err = c.follow(ctx, tx, p, locked, latest, build); err != nil {
+			return err
 		}
 		if len(p.State) > 0 {
 			build.ProvisionerState = p.State
@@ -219,6 +216,15 @@ func (c *Creator) insertBuild(ctx context.Context, p buildPlan) (*Build, error) 
 		values, err := ResolveParameters(defs, requested, previous)
 		if err != nil {
 			return err
+		}
+		job.Provisioner, job.Tags, job.FileID = imp.Provisioner, imp.Tags, imp.FileID
+		if job.TaskQueue, err = pickQueue(ctx, tx, job, imp.TaskQueue); err != nil {
+			return err
+		}
+		if t == TransitionStart {
+			if build.MaxDeadline, err = c.maxDeadline(ctx, tx, p, now); err != nil {
+				return err
+			}
 		}
 		if err := tx.InsertJob(ctx, job); err != nil {
 			return activeConflict(err)
@@ -256,37 +262,43 @@ func (c *Creator) insertBuild(ctx context.Context, p buildPlan) (*Build, error) 
 	return out, nil
 }
 
-// lockForBuild locks the workspace, checks that its latest build is over
-// (and is the one expected), runs the request's InTx and numbers the new
-// build after the latest, which also lends its state. It returns the
-// latest build's parameter values.
-func (c *Creator) lockForBuild(ctx context.Context, tx *db.Store, p buildPlan, build *db.WorkspaceBuild) (map[string]string, error) {
+// lockLatest locks the workspace and reads its latest build, failing at
+// once when another transaction holds the row (SkipLocked) or the latest
+// build is not the one expected.
+func lockLatest(ctx context.Context, tx *db.Store, p buildPlan) (*db.Workspace, *db.WorkspaceBuild, error) {
 	var locked *db.Workspace
 	var err error
 	if p.SkipLocked {
 		locked, err = tx.LockWorkspaceNoWait(ctx, p.Workspace.ID)
 		if errors.Is(err, db.ErrNotFound) {
-			return nil, ErrWorkspaceBusy
+			return nil, nil, ErrWorkspaceBusy
 		}
 	} else {
 		locked, err = tx.LockWorkspace(ctx, p.Workspace.ID)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	latest, err := tx.GetLatestWorkspaceBuild(ctx, p.Workspace.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	if p.ExpectLatest != uuid.Nil && latest.ID != p.ExpectLatest {
+		return nil, nil, ErrLatestChanged
+	}
+	return locked, latest, nil
+}
+
+// follow checks that the latest build is over, runs the request's InTx,
+// and numbers the new build after the latest, which also lends its state.
+// It returns the latest build's parameter values.
+func (c *Creator) follow(ctx context.Context, tx *db.Store, p buildPlan, locked *db.Workspace, latest, build *db.WorkspaceBuild) (map[string]string, error) {
 	latestJob, err := tx.GetJobByID(ctx, latest.JobID)
 	if err != nil {
 		return nil, err
 	}
 	if latestJob.CompletedAt == nil {
 		return nil, ErrBuildActive
-	}
-	if p.ExpectLatest != uuid.Nil && latest.ID != p.ExpectLatest {
-		return nil, ErrLatestChanged
 	}
 	if p.InTx != nil {
 		if err := p.InTx(ctx, tx, locked); err != nil {
@@ -308,14 +320,14 @@ func (c *Creator) lockForBuild(ctx context.Context, tx *db.Store, p buildPlan, b
 
 // maxDeadline is a start build's max_deadline: the owner's quiet hours on
 // a day the template's autostop requirement names, or nil.
-func (c *Creator) maxDeadline(ctx context.Context, p buildPlan, now time.Time) (*time.Time, error) {
+func (c *Creator) maxDeadline(ctx context.Context, tx *db.Store, p buildPlan, now time.Time) (*time.Time, error) {
 	days := schedule.MustWeekdays(p.template.AutostopRequirementDaysOfWeek)
 	if days == 0 {
 		return nil, nil
 	}
 	owner := p.owner
 	if owner == nil {
-		users, err := c.store.GetUsersByIDs(ctx, []uuid.UUID{p.Workspace.OwnerID})
+		users, err := tx.GetUsersByIDs(ctx, []uuid.UUID{p.Workspace.OwnerID})
 		if err != nil {
 			return nil, err
 		}

@@ -76,7 +76,7 @@ func (c *Creator) Import(ctx context.Context, r ImportRequest) (*Import, error) 
 		Input: input, Tags: db.NormalizeTags(r.Tags, uuid.NullUUID{UUID: r.Initiator.ID, Valid: true}), FileID: file.ID,
 	}
 	fallback := c.opts.Queues.Provisioner(org.ID, []string{r.Provisioner}, job.Tags)
-	if job.TaskQueue, err = c.pickQueue(ctx, job, fallback); err != nil {
+	if job.TaskQueue, err = pickQueue(ctx, c.store, job, fallback); err != nil {
 		return nil, err
 	}
 	if job.TaskQueue == fallback {
@@ -176,7 +176,7 @@ func (c *Creator) DryRun(ctx context.Context, r DryRunRequest) (*db.ProvisionerJ
 		Provisioner: imp.Provisioner, StorageMethod: imp.StorageMethod, Type: db.JobTypeTemplateVersionDryRun,
 		Input: input, Tags: imp.Tags, FileID: imp.FileID,
 	}
-	if job.TaskQueue, err = c.pickQueue(ctx, job, imp.TaskQueue); err != nil {
+	if job.TaskQueue, err = pickQueue(ctx, c.store, job, imp.TaskQueue); err != nil {
 		return nil, err
 	}
 	if err := c.store.InsertJob(ctx, job); err != nil {

@@ -99,8 +99,8 @@ func (c *Creator) start(ctx context.Context, f Facts) {
 
 // pickQueue returns the task queue of a registered daemon that can run a
 // job, or fallback when none matches yet.
-func (c *Creator) pickQueue(ctx context.Context, j *db.ProvisionerJob, fallback string) (string, error) {
-	queue, err := c.store.PickTaskQueue(ctx, j.OrganizationID, j.Provisioner, j.Tags)
+func pickQueue(ctx context.Context, st *db.Store, j *db.ProvisionerJob, fallback string) (string, error) {
+	queue, err := st.PickTaskQueue(ctx, j.OrganizationID, j.Provisioner, j.Tags)
 	if err != nil || queue != "" {
 		return queue, err
 	}
