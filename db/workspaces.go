@@ -160,6 +160,23 @@ func (s *Store) SetWorkspaceBuildResult(ctx context.Context, id uuid.UUID, state
 	return wrap("set workspace build result", err)
 }
 
+// finishWorkspaceBuild settles a build row as its job completes. A
+// successful build costs the sum of its resources' daily_cost, and a start
+// with a max_deadline stops by then: its deadline is capped at the max
+// deadline, or is the max deadline when the TTL gave none. A build that
+// failed or was canceled has neither deadline.
+func (s *Store) finishWorkspaceBuild(ctx context.Context, jobID uuid.UUID, succeeded bool) error {
+	_, err := s.db.NewRaw(`UPDATE workspace_builds b SET
+		daily_cost = CASE WHEN ?0 THEN (SELECT coalesce(sum(r.daily_cost), 0) FROM workspace_resources r WHERE r.job_id = b.job_id)
+			ELSE b.daily_cost END,
+		deadline = CASE WHEN NOT ?0 THEN NULL
+			WHEN b.max_deadline IS NOT NULL AND (b.deadline IS NULL OR b.deadline > b.max_deadline) THEN b.max_deadline
+			ELSE b.deadline END,
+		max_deadline = CASE WHEN ?0 THEN b.max_deadline END
+		WHERE b.job_id = ?1`, succeeded, jobID).Exec(ctx)
+	return wrap("finish workspace build", err)
+}
+
 // MarkWorkspaceDeleted marks a workspace deleted; its name becomes free.
 func (s *Store) MarkWorkspaceDeleted(ctx context.Context, id uuid.UUID) error {
 	if _, err := s.db.NewUpdate().Model((*Workspace)(nil)).Set("deleted = true").Set("updated_at = ?", Now()).
