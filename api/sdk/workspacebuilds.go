@@ -47,6 +47,8 @@ const (
 	BuildReasonAutostart           BuildReason = "autostart"
 	BuildReasonAutostop            BuildReason = "autostop"
 	BuildReasonDormancy            BuildReason = "dormancy"
+	BuildReasonFailedStop          BuildReason = "failedstop"
+	BuildReasonAutodelete          BuildReason = "autodelete"
 	BuildReasonDashboard           BuildReason = "dashboard"
 	BuildReasonCLI                 BuildReason = "cli"
 	BuildReasonSSHConnection       BuildReason = "ssh_connection"
