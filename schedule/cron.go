@@ -9,6 +9,7 @@ package schedule
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,4 +100,16 @@ func (s *Schedule) Next(t time.Time) time.Time {
 func repeated(t time.Time) bool {
 	earlier := t.Add(-time.Hour)
 	return earlier.Hour() == t.Hour() && earlier.Minute() == t.Minute() && earlier.Day() == t.Day()
+}
+
+// TimeOfDay returns the one time of day a schedule fires ("15:04"), or
+// false when its minute or hour field names more than one value.
+func (s *Schedule) TimeOfDay() (string, bool) {
+	fields := strings.Fields(s.raw)[1:] // after CRON_TZ=
+	minute, errM := strconv.Atoi(fields[0])
+	hour, errH := strconv.Atoi(fields[1])
+	if errM != nil || errH != nil {
+		return "", false
+	}
+	return fmt.Sprintf("%02d:%02d", hour, minute), true
 }

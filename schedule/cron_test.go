@@ -118,3 +118,16 @@ func TestValidTTL(t *testing.T) {
 		require.Equal(t, tc.want, got)
 	}
 }
+
+func TestTimeOfDay(t *testing.T) {
+	t.Parallel()
+	for spec, want := range map[string]string{
+		"CRON_TZ=Europe/Berlin 30 2 * * *": "02:30", "0 0 * * *": "00:00", "5 23 * * *": "23:05", "*/5 2 * * *": "", "0 1,2 * * *": "",
+	} {
+		s, err := schedule.Daily(spec)
+		require.NoError(t, err, spec)
+		got, ok := s.TimeOfDay()
+		require.Equal(t, want != "", ok, spec)
+		require.Equal(t, want, got, spec)
+	}
+}
