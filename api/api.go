@@ -133,6 +133,8 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/users/:user", a.h(a.user))
 	auth.GET("/users/:user/organizations", a.h(a.userOrganizations))
 	auth.POST("/users/:user/keys", a.h(a.createAPIKey))
+	auth.GET("/users/:user/quiet-hours", a.h(a.userQuietHours))
+	auth.PUT("/users/:user/quiet-hours", a.h(a.putUserQuietHours))
 
 	auth.GET("/organizations/:organization", a.h(a.organization))
 	auth.GET("/organizations/:organization/provisionerdaemons", a.h(a.provisionerDaemons))

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/jobs"
+	"github.com/berth-dev/berth/lifecycle"
 	"github.com/berth-dev/berth/schedule"
 )
 
@@ -29,6 +30,7 @@ import (
 const (
 	errDeadlineTooSoon   = "new deadline must be at least 30 minutes in the future"
 	errDeadlineBeforeRun = "new deadline must be before workspace start time"
+	errDeadlineTooLate   = "new deadline is greater than template allows"
 	// extendMinimum is how far in the future an extended deadline must be
 	// (Coder asks for 30 minutes and allows one minute of slack).
 	extendMinimum = 29 * time.Minute
@@ -83,13 +85,16 @@ func (a *API) putWorkspaceAutostart(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
+	tpl, err := a.store.GetTemplateByIDAny(ctx, ws.TemplateID)
+	if err != nil {
+		return err
+	}
+	if !tpl.AllowUserAutostart {
+		return httpapi.BadRequest("Autostart is not allowed for workspaces using this template.")
+	}
 	var spec *string
 	var next *time.Time
 	if req.Schedule != nil && *req.Schedule != "" {
-		tpl, err := a.store.GetTemplateByIDAny(ctx, ws.TemplateID)
-		if err != nil {
-			return err
-		}
 		if next, err = jobs.NextAutostart(tpl, *req.Schedule, db.Now()); err != nil {
 			return httpapi.BadRequest("Invalid autostart schedule.").WithValidation("schedule", cause(err))
 		}
@@ -133,11 +138,19 @@ func (a *API) putWorkspaceTTL(c *gin.Context) error {
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
 	}
+	ctx := c.Request.Context()
+	tpl, err := a.store.GetTemplateByIDAny(ctx, ws.TemplateID)
+	if err != nil {
+		return err
+	}
+	if !tpl.AllowUserAutostop {
+		return httpapi.BadRequest("Custom autostop TTL is not allowed for workspaces using this template.")
+	}
 	ttl, err := schedule.ValidTTL(req.TTLMillis)
 	if err != nil {
 		return httpapi.BadRequest("Error updating workspace time until shutdown.").WithValidation("ttl_ms", err.Error())
 	}
-	if err := a.store.UpdateWorkspaceTTL(c.Request.Context(), ws.ID, ttl); err != nil {
+	if err := a.store.UpdateWorkspaceTTL(ctx, ws.ID, ttl); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)
@@ -219,6 +232,9 @@ func (a *API) putExtendWorkspace(c *gin.Context) error {
 		}
 		if deadline.Before(*job.CompletedAt) {
 			return httpapi.BadRequest("Cannot extend workspace: %s", errDeadlineBeforeRun)
+		}
+		if b.MaxDeadline != nil && deadline.After(*b.MaxDeadline) {
+			return httpapi.BadRequest("Cannot extend workspace: %s", errDeadlineTooLate)
 		}
 		return tx.SetWorkspaceBuildDeadline(ctx, b, deadline)
 	})
@@ -386,7 +402,7 @@ func (a *API) postWorkspaceUsage(c *gin.Context) error {
 			return err
 		}
 	}
-	if err := a.store.RecordWorkspaceUsage(ctx, ws.ID, ws.TemplateID, httpmw.ActorFrom(c).User.ID, db.Now()); err != nil {
+	if err := lifecycle.RecordUsage(ctx, a.store, ws.ID, httpmw.ActorFrom(c).User.ID, db.Now()); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)

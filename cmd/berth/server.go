@@ -21,6 +21,7 @@ import (
 	"github.com/berth-dev/berth/db/pubsub"
 	"github.com/berth-dev/berth/jobs"
 	"github.com/berth-dev/berth/lifecycle"
+	"github.com/berth-dev/berth/schedule"
 	"github.com/berth-dev/berth/worker"
 	"github.com/berth-dev/berth/workflows"
 )
@@ -34,7 +35,8 @@ type serverCmd struct {
 	ReapPendingAfter  time.Duration `help:"Fail jobs no provisioner picked up after this long." default:"30m" env:"BERTH_REAP_PENDING_AFTER"`
 	ReapHungAfter     time.Duration `help:"Fail started jobs whose worker went silent for this long." default:"5m" env:"BERTH_REAP_HUNG_AFTER"`
 	RunWorkflows      bool          `help:"Also run job workflows (never activities) in this process, so jobs start without a task-queue round trip." default:"true" negatable:"" env:"BERTH_RUN_WORKFLOWS"`
-	AutobuildInterval time.Duration `help:"How often autostart and autostop are checked (0 disables them on this server)." default:"15s" env:"BERTH_AUTOBUILD_INTERVAL"`
+	AutobuildInterval time.Duration `help:"How often the lifecycle executor runs: autostart, autostop, failure TTL, dormancy, autodelete (0 disables it on this server)." default:"15s" env:"BERTH_AUTOBUILD_INTERVAL"`
+	DefaultQuietHours string        `help:"Quiet hours (a daily cron spec) of users who set none: templates with an autostop requirement stop workspaces then." default:"CRON_TZ=UTC 0 0 * * *" env:"BERTH_DEFAULT_QUIET_HOURS_SCHEDULE" name:"default-quiet-hours-schedule"`
 }
 
 func (s *serverCmd) Run(ctx context.Context, g *globals) error {
@@ -99,7 +101,11 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	creator, err := jobs.New(jobs.Options{Store: store, Starter: disp, Queues: queues, Log: log})
+	quiet, err := schedule.Daily(s.DefaultQuietHours)
+	if err != nil {
+		return fmt.Errorf("default quiet hours schedule: %w", err)
+	}
+	creator, err := jobs.New(jobs.Options{Store: store, Starter: disp, Queues: queues, Log: log, DefaultQuietHours: quiet})
 	if err != nil {
 		return err
 	}
