@@ -15,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
+	"github.com/berth-dev/berth/jobs"
 	"github.com/berth-dev/berth/workflows"
 )
 
@@ -29,7 +30,9 @@ type Options struct {
 	Store      *db.Store
 	PubSub     *pubsub.PubSub
 	Dispatcher dispatcher
-	Log        *slog.Logger
+	// Jobs creates jobs (default: one on Store and Dispatcher).
+	Jobs *jobs.Creator
+	Log  *slog.Logger
 	// AccessURL is the URL clients use to reach this deployment.
 	AccessURL *url.URL
 	// BuildVersion is sent as X-Coder-Build-Version (default v2.30.0).
@@ -47,6 +50,7 @@ type API struct {
 	store *db.Store
 	ps    *pubsub.PubSub
 	disp  dispatcher
+	jobs  *jobs.Creator
 	log   *slog.Logger
 	opts  Options
 }
@@ -71,7 +75,14 @@ func New(opts Options) (*API, error) {
 	if opts.ShutdownCtx == nil {
 		opts.ShutdownCtx = context.Background()
 	}
-	return &API{store: opts.Store, ps: opts.PubSub, disp: opts.Dispatcher, log: opts.Log, opts: opts}, nil
+	if opts.Jobs == nil {
+		j, err := jobs.New(jobs.Options{Store: opts.Store, Queues: opts.Dispatcher.Queues(), Log: opts.Log})
+		if err != nil {
+			return nil, err
+		}
+		opts.Jobs = j
+	}
+	return &API{store: opts.Store, ps: opts.PubSub, disp: opts.Dispatcher, jobs: opts.Jobs, log: opts.Log, opts: opts}, nil
 }
 
 // h adapts an error-returning handler; the one renderer writes errors.
@@ -120,6 +131,8 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/users/:user", a.h(a.user))
 	auth.GET("/users/:user/organizations", a.h(a.userOrganizations))
 	auth.POST("/users/:user/keys", a.h(a.createAPIKey))
+	auth.GET("/users/:user/quiet-hours", a.h(a.userQuietHours))
+	auth.PUT("/users/:user/quiet-hours", a.h(a.putUserQuietHours))
 
 	auth.GET("/organizations/:organization", a.h(a.organization))
 	auth.GET("/organizations/:organization/provisionerdaemons", a.h(a.provisionerDaemons))

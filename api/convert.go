@@ -49,7 +49,7 @@ func convertOrganization(o *db.Organization) sdk.Organization {
 	}
 }
 
-func convertTemplate(t *db.Template, org *db.Organization, creator *db.User, stats db.BuildTimeStats) sdk.Template {
+func convertTemplate(t *db.Template, org *db.Organization, creator *db.User, stats db.BuildTimeStats, counts db.TemplateUserCounts) sdk.Template {
 	out := sdk.Template{
 		ID: t.ID, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, OrganizationID: t.OrganizationID,
 		Name: t.Name, DisplayName: t.DisplayName, Provisioner: sdk.ProvisionerType(t.Provisioner),
@@ -71,6 +71,8 @@ func convertTemplate(t *db.Template, org *db.Organization, creator *db.User, sta
 		MaxPortShareLevel:              sdk.WorkspaceAgentPortShareLevel(t.MaxPortShareLevel),
 		CORSBehavior:                   sdk.CORSBehavior(t.CORSBehavior),
 		UseClassicParameterFlow:        true,
+		ActiveUserCount:                counts.ActiveUsers,
+		WorkspaceOwnerCount:            counts.WorkspaceOwners,
 	}
 	out.BuildTimeStats = sdk.TemplateBuildTimeStats{
 		Start:  sdk.TransitionStats{P50: stats.Start.P50, P95: stats.Start.P95},

@@ -12,6 +12,7 @@ import (
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/jobs"
 )
 
 func (a *API) createTemplateVersionDryRun(c *gin.Context) error {
@@ -24,52 +25,20 @@ func (a *API) createTemplateVersionDryRun(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	actor := httpmw.ActorFrom(c)
-	imp, err := a.store.GetJobByID(ctx, v.JobID)
+	tpl, err := a.versionTemplate(ctx, v)
 	if err != nil {
 		return err
 	}
-	if imp.CompletedAt == nil {
-		return httpapi.Errorf(http.StatusTooEarly, "Template version import job hasn't completed!")
-	}
-	// The version's variables, overridden by the request's.
-	stored, err := a.store.GetTemplateVersionVariables(ctx, v.ID)
-	if err != nil {
-		return err
-	}
-	vars := make([]db.VariableValue, 0, len(stored)+len(req.UserVariableValues))
-	for _, x := range stored {
-		vars = append(vars, db.VariableValue{Name: x.Name, Value: x.Value})
-	}
+	vars := make([]db.VariableValue, 0, len(req.UserVariableValues))
 	for _, x := range req.UserVariableValues {
 		vars = append(vars, db.VariableValue{Name: x.Name, Value: x.Value})
 	}
-	params := make([]db.ParameterValue, 0, len(req.RichParameterValues))
-	for _, p := range req.RichParameterValues {
-		params = append(params, db.ParameterValue{Name: p.Name, Value: p.Value})
-	}
-	input, err := json.Marshal(db.JobInput{
-		TemplateVersionID: uuid.NullUUID{UUID: v.ID, Valid: true}, WorkspaceName: req.WorkspaceName,
-		RichParameters: params, UserVariableValues: vars,
+	job, err := a.jobs.DryRun(ctx, jobs.DryRunRequest{
+		Version: v, Template: tpl, WorkspaceName: req.WorkspaceName, Parameters: parameterValues(req.RichParameterValues),
+		UserVariableValues: vars, Initiator: httpmw.ActorFrom(c).User,
 	})
 	if err != nil {
-		return err
-	}
-	queue, err := a.store.PickTaskQueue(ctx, v.OrganizationID, imp.Provisioner, imp.Tags)
-	if err != nil {
-		return err
-	}
-	if queue == "" {
-		queue = imp.TaskQueue
-	}
-	now := db.Now()
-	job := &db.ProvisionerJob{
-		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, OrganizationID: v.OrganizationID, InitiatorID: actor.User.ID,
-		Provisioner: imp.Provisioner, StorageMethod: imp.StorageMethod, Type: db.JobTypeTemplateVersionDryRun,
-		Input: input, Tags: imp.Tags, FileID: imp.FileID, TaskQueue: queue,
-	}
-	if err := a.store.InsertJob(ctx, job); err != nil {
-		return err
+		return jobError(err)
 	}
 	return httpapi.Write(c, http.StatusCreated, convertJob(job, jobView{
 		queue: &db.JobQueue{}, metadata: sdk.ProvisionerJobMetadata{TemplateVersionName: v.Name},
@@ -170,10 +139,6 @@ func (a *API) patchTemplateVersion(c *gin.Context) error {
 	}
 	name, message := v.Name, v.Message
 	if req.Name != "" {
-		if !httpapi.VersionNameValid(req.Name) {
-			return httpapi.BadRequest("Validation failed.").
-				WithValidation("name", `Validation failed for tag "template_version_name" with value: "`+req.Name+`"`)
-		}
 		name = req.Name
 	}
 	if req.Message != nil {

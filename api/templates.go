@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"slices"
@@ -16,9 +17,9 @@ import (
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/api/search"
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/lifecycle"
+	"github.com/berth-dev/berth/schedule"
 )
-
-var allWeekdays = []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 
 func (a *API) createTemplate(c *gin.Context) error {
 	org, err := a.organizationParam(c)
@@ -31,22 +32,6 @@ func (a *API) createTemplate(c *gin.Context) error {
 	var req sdk.CreateTemplateRequest
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
-	}
-	he := httpapi.BadRequest("Validation failed.")
-	if !httpapi.NameValid(req.Name) {
-		he.WithValidation("name", `Validation failed for tag "template_name" with value: "`+req.Name+`"`)
-	}
-	if !httpapi.DisplayNameValid(req.DisplayName) {
-		he.WithValidation("display_name", `Validation failed for tag "template_display_name" with value: "`+req.DisplayName+`"`)
-	}
-	if len(req.Description) >= 128 {
-		he.WithValidation("description", `Validation failed for tag "lt" with value: "`+req.Description+`"`)
-	}
-	if req.VersionID == uuid.Nil {
-		he.WithValidation("template_version_id", `Validation failed for tag "required" with value: "00000000-0000-0000-0000-000000000000"`)
-	}
-	if len(he.Response.Validations) > 0 {
-		return he
 	}
 	durations := httpapi.BadRequest("Invalid create template request.")
 	for _, d := range []struct {
@@ -61,6 +46,7 @@ func (a *API) createTemplate(c *gin.Context) error {
 			durations.WithValidation(d.field, "Must be a positive integer.")
 		}
 	}
+	checkRequirements(durations, req.AutostopRequirement, req.AutostartRequirement)
 	if len(durations.Response.Validations) > 0 {
 		return durations
 	}
@@ -92,7 +78,7 @@ func (a *API) createTemplate(c *gin.Context) error {
 		CreatedBy: actor.User.ID, CreatedAt: now, UpdatedAt: now,
 		DefaultTTLMillis: deref(req.DefaultTTLMillis, 0), ActivityBumpMillis: deref(req.ActivityBumpMillis, 3600000),
 		AutostopRequirementDaysOfWeek: []string{}, AutostopRequirementWeeks: 1,
-		AutostartRequirementDaysOfWeek: allWeekdays,
+		AutostartRequirementDaysOfWeek: schedule.AllWeekdays.Names(),
 		FailureTTLMillis:               deref(req.FailureTTLMillis, 0),
 		TimeTilDormantMillis:           deref(req.TimeTilDormantMillis, 0),
 		TimeTilDormantAutoDeleteMillis: deref(req.TimeTilDormantAutoDeleteMillis, 0),
@@ -106,14 +92,14 @@ func (a *API) createTemplate(c *gin.Context) error {
 	}
 	if r := req.AutostopRequirement; r != nil {
 		if r.DaysOfWeek != nil {
-			t.AutostopRequirementDaysOfWeek = r.DaysOfWeek
+			t.AutostopRequirementDaysOfWeek = schedule.MustWeekdays(r.DaysOfWeek).Names()
 		}
 		if r.Weeks > 0 {
 			t.AutostopRequirementWeeks = r.Weeks
 		}
 	}
 	if r := req.AutostartRequirement; r != nil && r.DaysOfWeek != nil {
-		t.AutostartRequirementDaysOfWeek = r.DaysOfWeek
+		t.AutostartRequirementDaysOfWeek = schedule.MustWeekdays(r.DaysOfWeek).Names()
 	}
 	err = a.store.InTx(ctx, func(tx *db.Store) error {
 		if err := tx.InsertTemplate(ctx, t); err != nil {
@@ -132,7 +118,25 @@ func (a *API) createTemplate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	return httpapi.Write(c, http.StatusCreated, convertTemplate(t, org, actor.User, db.BuildTimeStats{}))
+	return httpapi.Write(c, http.StatusCreated, convertTemplate(t, org, actor.User, db.BuildTimeStats{}, db.TemplateUserCounts{}))
+}
+
+// checkRequirements adds a validation to he for each invalid autostop or
+// autostart requirement field.
+func checkRequirements(he *httpapi.Error, stop *sdk.TemplateAutostopRequirement, start *sdk.TemplateAutostartRequirement) {
+	if stop != nil {
+		if _, err := schedule.ParseWeekdays(stop.DaysOfWeek); err != nil {
+			he.WithValidation("autostop_requirement.days_of_week", err.Error())
+		}
+		if stop.Weeks < 0 || stop.Weeks > schedule.MaxWeeks {
+			he.WithValidation("autostop_requirement.weeks", fmt.Sprintf("Must be between 0 and %d.", schedule.MaxWeeks))
+		}
+	}
+	if start != nil {
+		if _, err := schedule.ParseWeekdays(start.DaysOfWeek); err != nil {
+			he.WithValidation("autostart_requirement.days_of_week", err.Error())
+		}
+	}
 }
 
 func deref[T any](p *T, def T) T {
@@ -261,9 +265,13 @@ func (a *API) writeTemplates(c *gin.Context, f db.TemplateFilter) error {
 	if err != nil {
 		return err
 	}
+	counts, err := a.store.GetTemplateUserCounts(ctx, ids, activeUsersSince())
+	if err != nil {
+		return err
+	}
 	out := make([]sdk.Template, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, convertTemplate(t, orgs[t.OrganizationID], users[t.CreatedBy], stats[t.ID]))
+		out = append(out, convertTemplate(t, orgs[t.OrganizationID], users[t.CreatedBy], stats[t.ID], counts[t.ID]))
 	}
 	return httpapi.Write(c, http.StatusOK, out)
 }
@@ -316,12 +324,20 @@ func (a *API) writeTemplate(c *gin.Context, t *db.Template, org *db.Organization
 	if err != nil {
 		return err
 	}
-	return httpapi.Write(c, http.StatusOK, convertTemplate(t, org, creator[t.CreatedBy], stats[t.ID]))
+	counts, err := a.store.GetTemplateUserCounts(ctx, []uuid.UUID{t.ID}, activeUsersSince())
+	if err != nil {
+		return err
+	}
+	return httpapi.Write(c, http.StatusOK, convertTemplate(t, org, creator[t.CreatedBy], stats[t.ID], counts[t.ID]))
 }
 
 // buildTimeStatsSince is where a template's build time statistics start,
 // as in Coder: the last 30 days.
 func buildTimeStatsSince() time.Time { return db.Now().Add(-30 * 24 * time.Hour) }
+
+// activeUsersSince is where a template's active users are counted from:
+// the last 7 days.
+func activeUsersSince() time.Time { return db.Now().Add(-7 * 24 * time.Hour) }
 
 func (a *API) patchTemplate(c *gin.Context) error {
 	t, err := a.templateParam(c)
@@ -334,19 +350,6 @@ func (a *API) patchTemplate(c *gin.Context) error {
 	var req sdk.UpdateTemplateMeta
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
-	}
-	he := httpapi.BadRequest("Validation failed.")
-	if req.Name != "" && !httpapi.NameValid(req.Name) {
-		he.WithValidation("name", `Validation failed for tag "template_name" with value: "`+req.Name+`"`)
-	}
-	if req.DisplayName != nil && !httpapi.DisplayNameValid(*req.DisplayName) {
-		he.WithValidation("display_name", `Validation failed for tag "template_display_name" with value: "`+*req.DisplayName+`"`)
-	}
-	if req.Description != nil && len(*req.Description) >= 128 {
-		he.WithValidation("description", `Validation failed for tag "lt" with value: "`+*req.Description+`"`)
-	}
-	if len(he.Response.Validations) > 0 {
-		return he
 	}
 	durations := httpapi.BadRequest("Invalid request to update template metadata!")
 	for _, d := range []struct {
@@ -361,6 +364,7 @@ func (a *API) patchTemplate(c *gin.Context) error {
 			durations.WithValidation(d.field, "Must be a positive integer.")
 		}
 	}
+	checkRequirements(durations, req.AutostopRequirement, req.AutostartRequirement)
 	if len(durations.Response.Validations) > 0 {
 		return durations
 	}
@@ -388,18 +392,26 @@ func (a *API) patchTemplate(c *gin.Context) error {
 	next.MaxPortShareLevel = string(deref(req.MaxPortShareLevel, sdk.WorkspaceAgentPortShareLevel(t.MaxPortShareLevel)))
 	next.CORSBehavior = string(deref(req.CORSBehavior, sdk.CORSBehavior(t.CORSBehavior)))
 	if r := req.AutostopRequirement; r != nil {
-		next.AutostopRequirementDaysOfWeek = nonNil(r.DaysOfWeek)
+		next.AutostopRequirementDaysOfWeek = schedule.MustWeekdays(r.DaysOfWeek).Names()
 		next.AutostopRequirementWeeks = max(r.Weeks, 1)
 	}
 	if r := req.AutostartRequirement; r != nil {
-		next.AutostartRequirementDaysOfWeek = nonNil(r.DaysOfWeek)
+		next.AutostartRequirementDaysOfWeek = schedule.MustWeekdays(r.DaysOfWeek).Names()
 	}
 	if templateSettingsEqual(t, &next) {
 		c.Status(http.StatusNotModified)
 		return nil
 	}
 	ctx := c.Request.Context()
-	err = a.store.UpdateTemplate(ctx, &next)
+	err = a.store.InTx(ctx, func(tx *db.Store) error {
+		if err := tx.UpdateTemplate(ctx, &next); err != nil {
+			return err
+		}
+		return lifecycle.ApplyTemplateChange(ctx, tx, lifecycle.TemplateChange{
+			Old: t, New: &next, UpdateWorkspaceLastUsedAt: req.UpdateWorkspaceLastUsedAt,
+			UpdateWorkspaceDormantAt: req.UpdateWorkspaceDormantAt, Now: db.Now(), QuietHours: a.jobs.QuietHours,
+		})
+	})
 	var ce *db.ConflictError
 	if errors.As(err, &ce) {
 		return httpapi.Errorf(http.StatusConflict, "Template with name %q already exists.", next.Name).
@@ -445,7 +457,7 @@ func (a *API) deleteTemplate(c *gin.Context) error {
 }
 
 func (a *API) templateDAUs(c *gin.Context) error {
-	_, err := a.templateParam(c)
+	tpl, err := a.templateParam(c)
 	if err != nil {
 		return err
 	}
@@ -462,12 +474,16 @@ func (a *API) templateDAUs(c *gin.Context) error {
 	zone := time.FixedZone("", offset*3600)
 	today := time.Now().In(zone)
 	start := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, zone).AddDate(0, 0, -60)
-	// Amounts count users with workspace usage or builds that day; there is
-	// no workspace activity in berth yet, so every day is zero.
+	// Amounts count the users who posted usage or started a workspace of
+	// the template that day.
+	amounts, err := a.store.GetTemplateDAUs(c.Request.Context(), tpl.ID, start, offset)
+	if err != nil {
+		return err
+	}
 	out := sdk.DAUsResponse{Entries: make([]sdk.DAUEntry, 0, 61), TZHourOffset: offset}
 	for d := start; !d.After(today); d = d.AddDate(0, 0, 1) {
 		date := d.Format(time.DateOnly)
-		out.Entries = append(out.Entries, sdk.DAUEntry{Date: date})
+		out.Entries = append(out.Entries, sdk.DAUEntry{Date: date, Amount: amounts[date]})
 	}
 	return httpapi.Write(c, http.StatusOK, out)
 }

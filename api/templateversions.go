@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -14,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/jobs"
 )
 
 func (a *API) createTemplateVersion(c *gin.Context) error {
@@ -28,25 +28,6 @@ func (a *API) createTemplateVersion(c *gin.Context) error {
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
 	}
-	ctx := c.Request.Context()
-	actor := httpmw.ActorFrom(c)
-
-	he := httpapi.BadRequest("Validation failed.")
-	if req.Provisioner != sdk.ProvisionerTypeEcho && req.Provisioner != sdk.ProvisionerTypeTerraform {
-		he.WithValidation("provisioner", fmt.Sprintf("Validation failed for tag %q with value: \"%s\"", "oneof", req.Provisioner))
-	}
-	if req.StorageMethod != "" && req.StorageMethod != "file" {
-		he.WithValidation("storage_method", fmt.Sprintf("Validation failed for tag %q with value: \"%s\"", "oneof", req.StorageMethod))
-	}
-	if req.Name != "" && !httpapi.VersionNameValid(req.Name) {
-		he.WithValidation("name", fmt.Sprintf("Validation failed for tag %q with value: \"%s\"", "template_version_name", req.Name))
-	}
-	if len(req.Message) > 1048576 {
-		he.WithValidation("message", "Validation failed for tag \"lt\" with value: \"...\"")
-	}
-	if len(he.Response.Validations) > 0 {
-		return he
-	}
 	if req.ExampleID != "" && req.FileID != uuid.Nil {
 		return httpapi.BadRequest("You cannot specify both an example_id and a file_id.")
 	}
@@ -54,122 +35,26 @@ func (a *API) createTemplateVersion(c *gin.Context) error {
 		return httpapi.BadRequest("Example not found.").WithDetail("No examples are shipped with berth.")
 	}
 	if req.FileID == uuid.Nil {
-		return httpapi.BadRequest("Validation failed.").WithValidation("file_id", `Validation failed for tag "required" with value: ""`)
+		return httpapi.BadRequest("Validation failed.").WithValidation("file_id", httpapi.ValidationDetail("required", ""))
 	}
-	var tpl *db.Template
-	if req.TemplateID != uuid.Nil {
-		tpl, err = a.store.GetTemplateByID(ctx, req.TemplateID)
-		if errors.Is(err, db.ErrNotFound) || err == nil && tpl.OrganizationID != org.ID {
-			return httpapi.Errorf(http.StatusNotFound, "Template does not exist.")
-		}
-		if err != nil {
-			return err
-		}
-	}
-	file, err := a.store.GetFileMeta(ctx, req.FileID)
-	if errors.Is(err, db.ErrNotFound) || err == nil && file.CreatedBy != actor.User.ID && !actor.IsOwner() {
-		return httpapi.Errorf(http.StatusNotFound, "File not found.")
-	}
-	if err != nil {
-		return err
-	}
-
-	tags := normalizeTags(req.ProvisionerTags, actor.User.ID)
-	queue, err := a.store.PickTaskQueue(ctx, org.ID, string(req.Provisioner), tags)
-	if err != nil {
-		return err
-	}
-	if queue == "" {
-		queue = a.disp.Queues().Provisioner(org.ID, []string{string(req.Provisioner)}, tags)
-		a.log.Warn("no provisioner daemon matches the job's tags; it stays pending until one starts",
-			"organization_id", org.ID, "provisioner", req.Provisioner, "tags", tags)
-	}
+	actor := httpmw.ActorFrom(c)
 	vars := make([]db.VariableValue, 0, len(req.UserVariableValues))
 	for _, v := range req.UserVariableValues {
 		vars = append(vars, db.VariableValue{Name: v.Name, Value: v.Value})
 	}
-	now := db.Now()
-	versionID := uuid.New()
-	input, err := json.Marshal(db.JobInput{
-		TemplateVersionID:  uuid.NullUUID{UUID: versionID, Valid: true},
-		UserVariableValues: vars,
+	imp, err := a.jobs.Import(c.Request.Context(), jobs.ImportRequest{
+		Organization: org, TemplateID: req.TemplateID, FileID: req.FileID, Provisioner: string(req.Provisioner),
+		Tags: req.ProvisionerTags, Name: req.Name, Message: req.Message, UserVariableValues: vars,
+		Initiator: actor.User, AnyFile: actor.IsOwner(),
 	})
 	if err != nil {
-		return err
+		return jobError(err)
 	}
-	job := &db.ProvisionerJob{
-		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, OrganizationID: org.ID, InitiatorID: actor.User.ID,
-		Provisioner: string(req.Provisioner), StorageMethod: "file", Type: db.JobTypeTemplateVersionImport,
-		Input: input, Tags: tags, FileID: file.ID, TaskQueue: queue,
-	}
-	name := req.Name
-	v := &db.TemplateVersion{
-		ID: versionID, OrganizationID: org.ID, Message: req.Message, JobID: job.ID,
-		CreatedBy: actor.User.ID, CreatedAt: now, UpdatedAt: now,
-	}
-	if tpl != nil {
-		v.TemplateID = uuid.NullUUID{UUID: tpl.ID, Valid: true}
-	}
-	// A generated name may collide; try a few before giving up.
-	for attempt := 0; ; attempt++ {
-		if name == "" || req.Name == "" {
-			name = generateVersionName()
-		}
-		v.Name = name
-		err = a.store.InTx(ctx, func(tx *db.Store) error {
-			if err := tx.InsertJob(ctx, job); err != nil {
-				return err
-			}
-			return tx.InsertTemplateVersion(ctx, v)
-		})
-		var ce *db.ConflictError
-		if errors.As(err, &ce) && ce.Constraint == "template_versions_template_name_idx" {
-			if req.Name != "" || attempt >= 5 {
-				return httpapi.Errorf(http.StatusConflict, "A template version with name %q already exists for this template.", name).
-					WithValidation("name", "This value is already in use and should be unique.")
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		break
-	}
-
-	out, err := a.convertTemplateVersionFull(c, v, job, tpl, actor.User, true)
+	out, err := a.convertTemplateVersionFull(c, imp.Version, imp.Job, imp.Template, actor.User, true)
 	if err != nil {
 		return err
 	}
 	return httpapi.Write(c, http.StatusCreated, out)
-}
-
-// normalizeTags applies Coder's tag rules: empty values are dropped, scope
-// defaults to organization, scope=user pins owner to the initiator, and any
-// other scope becomes organization with an empty owner.
-func normalizeTags(in map[string]string, initiator uuid.UUID) map[string]string {
-	out := make(map[string]string, len(in)+2)
-	for k, v := range in {
-		if v != "" {
-			out[k] = v
-		}
-	}
-	if out["scope"] == "user" {
-		out["owner"] = initiator.String()
-	} else {
-		out["scope"] = "organization"
-		out["owner"] = ""
-	}
-	return out
-}
-
-var (
-	versionAdjectives = []string{"eager", "brave", "calm", "clever", "dazzling", "elated", "festive", "gallant", "happy", "jolly", "keen", "lucid", "modest", "nifty", "optimistic", "peaceful", "quirky", "relaxed", "serene", "trusting", "upbeat", "vibrant", "wizardly", "zealous"}
-	versionSurnames   = []string{"turing", "lovelace", "hopper", "knuth", "ritchie", "thompson", "pike", "liskov", "dijkstra", "hamilton", "torvalds", "babbage", "shannon", "backus", "mccarthy", "perlman", "wozniak", "kay", "lamport", "hoare"}
-)
-
-func generateVersionName() string {
-	return fmt.Sprintf("%s_%s%d", versionAdjectives[rand.IntN(len(versionAdjectives))],
-		versionSurnames[rand.IntN(len(versionSurnames))], rand.IntN(10))
 }
 
 func (a *API) templateVersion(c *gin.Context) error {
@@ -208,7 +93,7 @@ func (a *API) cancelTemplateVersion(c *gin.Context) error {
 // dry-run endpoints end them with "." where the others use "!".
 func (a *API) cancelJob(c *gin.Context, jobID uuid.UUID, end string) error {
 	ctx := c.Request.Context()
-	job, err := a.store.CancelJob(ctx, jobID)
+	canceled, err := a.store.CancelJob(ctx, jobID)
 	if errors.Is(err, db.ErrNotFound) {
 		job, gerr := a.store.GetJobByID(ctx, jobID)
 		if gerr != nil {
@@ -222,7 +107,7 @@ func (a *API) cancelJob(c *gin.Context, jobID uuid.UUID, end string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.disp.Cancel(ctx, job); err != nil {
+	if err := a.disp.Cancel(ctx, canceled); err != nil {
 		// The cancel is durable in the row; the reconciler re-sends it.
 		a.log.Warn("cancel job workflow", "job_id", jobID, "err", err)
 	}

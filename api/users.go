@@ -6,7 +6,6 @@ import (
 	"errors"
 	"math"
 	"net/http"
-	"strings"
 	"time"
 	"unicode"
 
@@ -58,8 +57,8 @@ func (a *API) createFirstUser(c *gin.Context) error {
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
 	}
-	if err := validateNewUser(req.Email, req.Username, req.Name, req.Password); err != nil {
-		return err
+	if err := validatePassword(req.Password); err != nil {
+		return httpapi.BadRequest("Password is invalid").WithValidation("password", err.Error())
 	}
 	hash, err := hashPassword(req.Password)
 	if err != nil {
@@ -117,26 +116,6 @@ func insertUser(ctx context.Context, tx *db.Store, email, username, name string,
 		}
 	}
 	return u, nil
-}
-
-func validateNewUser(email, username, name, password string) error {
-	he := httpapi.BadRequest("Validation failed.")
-	if !strings.Contains(email, "@") || strings.ContainsAny(email, " \t\n") {
-		he.WithValidation("email", `Validation failed for tag "email" with value: "`+email+`"`)
-	}
-	if !httpapi.NameValid(username) {
-		he.WithValidation("username", `Validation failed for tag "username" with value: "`+username+`"`)
-	}
-	if len(name) > 128 || strings.TrimSpace(name) != name {
-		he.WithValidation("name", `Validation failed for tag "user_real_name" with value: "`+name+`"`)
-	}
-	if len(he.Response.Validations) > 0 {
-		return he
-	}
-	if err := validatePassword(password); err != nil {
-		return httpapi.BadRequest("Password is invalid").WithValidation("password", err.Error())
-	}
-	return nil
 }
 
 // validatePassword requires at most 64 characters and an estimated entropy
@@ -268,8 +247,8 @@ func (a *API) createUser(c *gin.Context) error {
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
 	}
-	if err := validateNewUser(req.Email, req.Username, req.Name, req.Password); err != nil {
-		return err
+	if err := validatePassword(req.Password); err != nil {
+		return httpapi.BadRequest("Password is invalid").WithValidation("password", err.Error())
 	}
 	hash, err := hashPassword(req.Password)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/jobs"
 )
 
 // canReadWorkspace: the owner of the workspace and site owners.
@@ -106,65 +107,19 @@ func (a *API) createWorkspaceBuild(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	actor := httpmw.ActorFrom(c)
-	t := string(req.Transition)
-	if t != "start" && t != "stop" && t != "delete" {
-		return httpapi.BadRequest("Validation failed.").
-			WithValidation("transition", `Validation failed for tag "oneof" with value: "`+t+`"`)
-	}
-	if ws.Deleted && t != "delete" {
-		return httpapi.Errorf(http.StatusConflict, "Cannot %s a deleted workspace!", t)
-	}
-	if (len(req.ProvisionerState) > 0 || req.Orphan) && !actor.IsOwner() {
-		return httpapi.Errorf(http.StatusForbidden, "Only template managers may provide custom state")
-	}
-	if req.Orphan && t != "delete" {
-		return httpapi.BadRequest("Orphan is only permitted when deleting a workspace.")
-	}
-	if req.LogLevel != "" && !actor.IsOwner() {
-		return httpapi.BadRequest("Workspace builds with a custom log level are restricted to administrators only.")
-	}
-	tpl, err := a.store.GetTemplateByIDAny(ctx, ws.TemplateID)
-	if err != nil {
-		return err
-	}
-	var version *db.TemplateVersion
-	if req.TemplateVersionID != uuid.Nil {
-		version, err = a.store.GetTemplateVersionByID(ctx, req.TemplateVersionID)
-		if errors.Is(err, db.ErrNotFound) {
-			return httpapi.BadRequest("template version does not exist")
-		}
-		if err != nil {
-			return err
-		}
-		if !version.TemplateID.Valid || version.TemplateID.UUID != tpl.ID {
-			return httpapi.BadRequest("template version doesn't match template")
-		}
-	} else {
-		latest, err := a.store.GetLatestWorkspaceBuild(ctx, ws.ID)
-		if err != nil {
-			return err
-		}
-		if version, err = a.store.GetTemplateVersionByID(ctx, latest.TemplateVersionID); err != nil {
-			return err
-		}
-	}
-	reason := string(req.Reason)
-	if reason == "" {
-		reason = "initiator"
-	}
-	b, _, err := a.insertBuild(ctx, buildRequest{
-		workspace: ws, template: tpl, version: version, transition: t, reason: reason, initiator: actor.User,
-		params: req.RichParameterValues, state: req.ProvisionerState, stateGiven: len(req.ProvisionerState) > 0,
-		orphan: req.Orphan, logLevel: string(req.LogLevel),
+	b, err := a.jobs.Build(ctx, jobs.BuildRequest{
+		Workspace: ws, VersionID: req.TemplateVersionID, Transition: string(req.Transition), Reason: string(req.Reason),
+		Initiator: actor.User, Admin: actor.IsOwner(), Parameters: parameterValues(req.RichParameterValues),
+		State: req.ProvisionerState, Orphan: req.Orphan, LogLevel: string(req.LogLevel),
 	})
 	if err != nil {
-		return err
+		return jobError(err)
 	}
-	bv, err := a.loadBuildView(ctx, b, ws)
+	bv, err := a.loadBuildView(ctx, b.Build, ws)
 	if err != nil {
 		return err
 	}
-	out := convertBuild(b, bv)
+	out := convertBuild(b.Build, bv)
 	out.Job.QueuePosition, out.Job.QueueSize = 0, 0
 	return httpapi.Write(c, http.StatusCreated, out)
 }

@@ -61,8 +61,13 @@ func convertBuild(b *db.WorkspaceBuild, v buildView) sdk.WorkspaceBuild {
 		TemplateVersionID: b.TemplateVersionID, BuildNumber: b.BuildNumber,
 		Transition: sdk.WorkspaceTransition(b.Transition), InitiatorID: b.InitiatorID,
 		Reason: sdk.BuildReason(b.Reason), Resources: convertResources(v.resources),
-		Deadline: b.Deadline, MaxDeadline: nil, Status: workspaceStatus(v.job.Status, b.Transition),
+		Deadline: b.Deadline, Status: workspaceStatus(v.job.Status, b.Transition),
 		DailyCost: b.DailyCost, MatchedProvisioners: matchedProvisioners(v.queue),
+	}
+	if v.job.Status == db.JobSucceeded {
+		// A start's max deadline is planned when it is created and holds
+		// once it succeeded.
+		out.MaxDeadline = b.MaxDeadline
 	}
 	if v.workspace != nil {
 		out.WorkspaceName = v.workspace.Name

@@ -7,8 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
+
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -18,6 +17,9 @@ import (
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/jobs"
+	"github.com/berth-dev/berth/lifecycle"
+	"github.com/berth-dev/berth/schedule"
 )
 
 // Workspace settings (API-NOTES §4.3 "Workspace settings", "PUT …/extend"
@@ -26,10 +28,9 @@ import (
 
 // Messages Coder answers with.
 const (
-	errTTLMin            = "time until shutdown must be at least one minute"
-	errTTLMax            = "time until shutdown must be less than 30 days"
 	errDeadlineTooSoon   = "new deadline must be at least 30 minutes in the future"
 	errDeadlineBeforeRun = "new deadline must be before workspace start time"
+	errDeadlineTooLate   = "new deadline is greater than template allows"
 	// extendMinimum is how far in the future an extended deadline must be
 	// (Coder asks for 30 minutes and allows one minute of slack).
 	extendMinimum = 29 * time.Minute
@@ -51,10 +52,6 @@ func (a *API) patchWorkspace(c *gin.Context) error {
 	if req.Name == "" || req.Name == ws.Name {
 		c.Status(http.StatusNoContent) // nothing to change
 		return nil
-	}
-	if !httpapi.NameValid(req.Name) {
-		return httpapi.BadRequest("Validation failed.").
-			WithValidation("name", `Validation failed for tag "workspace_name" with value: "`+req.Name+`"`)
 	}
 	err = a.store.RenameWorkspace(c.Request.Context(), ws.ID, req.Name)
 	var ce *db.ConflictError
@@ -88,24 +85,22 @@ func (a *API) putWorkspaceAutostart(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	var schedule *string
+	tpl, err := a.store.GetTemplateByIDAny(ctx, ws.TemplateID)
+	if err != nil {
+		return err
+	}
+	if !tpl.AllowUserAutostart {
+		return httpapi.BadRequest("Autostart is not allowed for workspaces using this template.")
+	}
+	var spec *string
 	var next *time.Time
 	if req.Schedule != nil && *req.Schedule != "" {
-		sched, err := parseWeeklySchedule(*req.Schedule)
-		if err != nil {
-			return httpapi.BadRequest("Invalid autostart schedule.").WithValidation("schedule", err.Error())
+		if next, err = jobs.NextAutostart(tpl, *req.Schedule, db.Now()); err != nil {
+			return httpapi.BadRequest("Invalid autostart schedule.").WithValidation("schedule", cause(err))
 		}
-		schedule = req.Schedule
-		tpl, err := a.store.GetTemplateByIDAny(ctx, ws.TemplateID)
-		if err != nil {
-			return err
-		}
-		if t, ok := sched.nextAllowed(time.Now(), tpl.AutostartRequirementDaysOfWeek); ok {
-			t = t.UTC()
-			next = &t
-		}
+		spec = req.Schedule
 	}
-	if err := a.store.UpdateWorkspaceAutostart(ctx, ws.ID, schedule, next); err != nil {
+	if err := a.store.UpdateWorkspaceAutostart(ctx, ws.ID, spec, next); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)
@@ -143,38 +138,23 @@ func (a *API) putWorkspaceTTL(c *gin.Context) error {
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
 	}
-	ttl, err := validWorkspaceTTL(req.TTLMillis)
+	ctx := c.Request.Context()
+	tpl, err := a.store.GetTemplateByIDAny(ctx, ws.TemplateID)
+	if err != nil {
+		return err
+	}
+	if !tpl.AllowUserAutostop {
+		return httpapi.BadRequest("Custom autostop TTL is not allowed for workspaces using this template.")
+	}
+	ttl, err := schedule.ValidTTL(req.TTLMillis)
 	if err != nil {
 		return httpapi.BadRequest("Error updating workspace time until shutdown.").WithValidation("ttl_ms", err.Error())
 	}
-	if err := a.store.UpdateWorkspaceTTL(c.Request.Context(), ws.ID, ttl); err != nil {
+	if err := a.store.UpdateWorkspaceTTL(ctx, ws.ID, ttl); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)
 	return nil
-}
-
-// validWorkspaceTTL checks a TTL as Coder does: nil or 0 means off; the
-// value is truncated to whole minutes and must lie in [1 min, 30 days].
-func validWorkspaceTTL(millis *int64) (*int64, error) {
-	if millis == nil || *millis == 0 {
-		return nil, nil
-	}
-	if *millis < 0 {
-		return nil, errors.New(errTTLMin)
-	}
-	if *millis > maxTTL.Milliseconds()+time.Minute.Milliseconds() { // before it can overflow a Duration
-		return nil, errors.New(errTTLMax)
-	}
-	d := (time.Duration(*millis) * time.Millisecond).Truncate(time.Minute)
-	if d < minTTL {
-		return nil, errors.New(errTTLMin)
-	}
-	if d > maxTTL {
-		return nil, errors.New(errTTLMax)
-	}
-	out := d.Milliseconds()
-	return &out, nil
 }
 
 // putWorkspaceDormant: PUT /workspaces/{workspace}/dormant → 200 with the
@@ -253,6 +233,9 @@ func (a *API) putExtendWorkspace(c *gin.Context) error {
 		if deadline.Before(*job.CompletedAt) {
 			return httpapi.BadRequest("Cannot extend workspace: %s", errDeadlineBeforeRun)
 		}
+		if b.MaxDeadline != nil && deadline.After(*b.MaxDeadline) {
+			return httpapi.BadRequest("Cannot extend workspace: %s", errDeadlineTooLate)
+		}
 		return tx.SetWorkspaceBuildDeadline(ctx, b, deadline)
 	})
 	if err != nil {
@@ -327,9 +310,8 @@ func (a *API) resolveAutostart(c *gin.Context) error {
 	for _, v := range values {
 		previous[v.Name] = v.Value
 	}
-	if _, err := resolveParameters(defs, map[string]string{}, previous); err != nil {
-		var he *httpapi.Error
-		if !errors.As(err, &he) {
+	if _, err := jobs.ResolveParameters(defs, map[string]string{}, previous); err != nil {
+		if !errors.Is(err, jobs.ErrParameter) {
 			return err
 		}
 		out.ParameterMismatch = true
@@ -420,7 +402,7 @@ func (a *API) postWorkspaceUsage(c *gin.Context) error {
 			return err
 		}
 	}
-	if err := a.store.MarkWorkspaceUsed(ctx, ws.ID); err != nil {
+	if err := lifecycle.RecordUsage(ctx, a.store, ws.ID, httpmw.ActorFrom(c).User.ID, db.Now()); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)
@@ -446,147 +428,4 @@ func (a *API) checkUsageRequest(c *gin.Context, ws *db.Workspace, req sdk.PostWo
 		return httpapi.NotFound()
 	}
 	return nil
-}
-
-// weeklySchedule is a parsed "[CRON_TZ=<zone> ]<min> <hour> * * <dow>".
-type weeklySchedule struct {
-	loc     *time.Location
-	minutes [60]bool
-	hours   [24]bool
-	days    [7]bool
-}
-
-var weekdayNumbers = map[string]int{"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
-
-// parseWeeklySchedule validates s with validateSchedule and then parses it
-// with cron's standard ranges (minute 0-59, hour 0-23, day of week 0-6 or
-// sun-sat), lists, ranges and steps.
-func parseWeeklySchedule(s string) (*weeklySchedule, error) {
-	if err := validateSchedule(s); err != nil {
-		return nil, err
-	}
-	fields := strings.Fields(s)
-	out := &weeklySchedule{loc: time.UTC}
-	if strings.HasPrefix(fields[0], "CRON_TZ=") {
-		loc, err := time.LoadLocation(strings.TrimPrefix(fields[0], "CRON_TZ="))
-		if err != nil {
-			return nil, fmt.Errorf("invalid time zone: %w", err)
-		}
-		out.loc = loc
-		fields = fields[1:]
-	}
-	if err := parseCronField(fields[0], "minute", out.minutes[:], nil); err != nil {
-		return nil, err
-	}
-	if err := parseCronField(fields[1], "hour", out.hours[:], nil); err != nil {
-		return nil, err
-	}
-	if err := parseCronField(fields[4], "day-of-week", out.days[:], weekdayNumbers); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// parseCronField sets set[v] for every value v the field matches; the
-// field's range is [0, len(set)-1].
-func parseCronField(field, name string, set []bool, names map[string]int) error {
-	hi := len(set) - 1
-	value := func(raw string) (int, error) {
-		if n, ok := names[strings.ToLower(raw)]; ok {
-			return n, nil
-		}
-		n, err := strconv.Atoi(raw)
-		if err != nil {
-			return 0, fmt.Errorf("invalid %s value %q", name, raw)
-		}
-		if n < 0 || n > hi {
-			return 0, fmt.Errorf("%s value %d out of range [0, %d]", name, n, hi)
-		}
-		return n, nil
-	}
-	for part := range strings.SplitSeq(field, ",") {
-		rng, stepRaw, hasStep := strings.Cut(part, "/")
-		step := 1
-		if hasStep {
-			n, err := strconv.Atoi(stepRaw)
-			if err != nil || n <= 0 {
-				return fmt.Errorf("invalid %s step %q", name, stepRaw)
-			}
-			step = n
-		}
-		var from, to int
-		switch lo, up, isRange := strings.Cut(rng, "-"); {
-		case rng == "*":
-			from, to = 0, hi
-		case isRange:
-			var err error
-			if from, err = value(lo); err != nil {
-				return err
-			}
-			if to, err = value(up); err != nil {
-				return err
-			}
-			if from > to {
-				return fmt.Errorf("invalid %s range %q: start is after end", name, rng)
-			}
-		default:
-			var err error
-			if from, err = value(rng); err != nil {
-				return err
-			}
-			to = from
-			if hasStep { // "N/step" runs from N to the end
-				to = hi
-			}
-		}
-		for v := from; v <= to; v += step {
-			set[v] = true
-		}
-	}
-	return nil
-}
-
-// next returns the first matching minute strictly after t, in the
-// schedule's zone. Every schedule matches at least once a week.
-func (s *weeklySchedule) next(t time.Time) (time.Time, bool) {
-	cur := t.In(s.loc).Truncate(time.Minute).Add(time.Minute)
-	for end := cur.Add(8 * 24 * time.Hour); cur.Before(end); {
-		if !s.days[cur.Weekday()] || !s.hours[cur.Hour()] {
-			// Skip to the next local hour.
-			cur = cur.Add(time.Duration(60-cur.Minute()) * time.Minute)
-			continue
-		}
-		if s.minutes[cur.Minute()] {
-			return cur, true
-		}
-		cur = cur.Add(time.Minute)
-	}
-	return time.Time{}, false
-}
-
-// nextAllowed is next, skipping days the template's autostart requirement
-// does not allow (weekday in the schedule's zone; no days listed means all
-// days).
-func (s *weeklySchedule) nextAllowed(t time.Time, allowedDays []string) (time.Time, bool) {
-	allowed := [7]bool{}
-	for _, d := range allowedDays {
-		if n, ok := weekdayNumbers[strings.ToLower(d)[:min(3, len(d))]]; ok {
-			allowed[n] = true
-		}
-	}
-	if len(allowedDays) == 0 {
-		allowed = [7]bool{true, true, true, true, true, true, true}
-	}
-	cur := t
-	for range 8 * 24 * 60 {
-		next, ok := s.next(cur)
-		if !ok || next.Sub(t) > 8*24*time.Hour {
-			return time.Time{}, false
-		}
-		if allowed[next.Weekday()] {
-			return next, true
-		}
-		cur = next
-	}
-	return time.Time{}, false
 }

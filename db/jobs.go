@@ -279,6 +279,11 @@ func (s *Store) CompleteJob(ctx context.Context, jobID uuid.UUID, c Completion) 
 				return err
 			}
 		}
+		if j.Type == JobTypeWorkspaceBuild {
+			if err := tx.finishWorkspaceBuild(ctx, jobID, c.Error == "" && !c.Canceled); err != nil {
+				return err
+			}
+		}
 		now := Now()
 		if _, err := tx.db.NewUpdate().Model((*ProvisionerJob)(nil)).
 			Set("completed_at = ?", now).

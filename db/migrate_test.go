@@ -16,6 +16,7 @@ var appTables = []string{
 	"organizations", "users", "organization_members", "api_keys", "files", "provisioner_daemons",
 	"provisioner_jobs", "provisioner_job_logs", "templates", "template_versions",
 	"template_version_variables", "template_version_parameters", "workspace_resources",
+	"workspaces", "workspace_builds", "template_usage",
 }
 
 func existingTables(t *testing.T, bdb *bun.DB) map[string]bool {

@@ -36,10 +36,12 @@ type User struct {
 	LoginType       string    `bun:"login_type"`
 	RBACRoles       []string  `bun:"rbac_roles,array"`
 	ThemePreference string    `bun:"theme_preference"`
-	Deleted         bool      `bun:"deleted"`
-	CreatedAt       time.Time `bun:"created_at"`
-	UpdatedAt       time.Time `bun:"updated_at"`
-	LastSeenAt      time.Time `bun:"last_seen_at"`
+	// QuietHoursSchedule is a daily cron spec; empty: the deployment's.
+	QuietHoursSchedule string    `bun:"quiet_hours_schedule"`
+	Deleted            bool      `bun:"deleted"`
+	CreatedAt          time.Time `bun:"created_at"`
+	UpdatedAt          time.Time `bun:"updated_at"`
+	LastSeenAt         time.Time `bun:"last_seen_at"`
 }
 
 // IsOwner reports whether the user holds the site owner role.

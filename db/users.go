@@ -129,7 +129,8 @@ func (s *Store) GetAPIKeyWithUser(ctx context.Context, id string) (*APIKeyWithUs
 		k.updated_at AS k_updated_at, k.last_used AS k_last_used, k.expires_at AS k_expires_at,
 		u.id AS u_id, u.email AS u_email, u.username AS u_username, u.name AS u_name, u.avatar_url AS u_avatar_url,
 		u.status AS u_status, u.login_type AS u_login_type, u.rbac_roles AS u_rbac_roles,
-		u.theme_preference AS u_theme_preference, u.deleted AS u_deleted, u.created_at AS u_created_at,
+		u.theme_preference AS u_theme_preference, u.quiet_hours_schedule AS u_quiet_hours_schedule,
+		u.deleted AS u_deleted, u.created_at AS u_created_at,
 		u.updated_at AS u_updated_at, u.last_seen_at AS u_last_seen_at
 		FROM api_keys k JOIN users u ON u.id = k.user_id AND NOT u.deleted WHERE k.id = ?`, id).Scan(ctx, out)
 	return out, wrap("get api key", err)

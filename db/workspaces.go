@@ -28,6 +28,14 @@ func (s *Store) LockWorkspace(ctx context.Context, id uuid.UUID) (*Workspace, er
 	return w, wrap("lock workspace", err)
 }
 
+// LockWorkspaceNoWait is LockWorkspace for a caller that would rather skip
+// the workspace: ErrNotFound when another transaction holds the row.
+func (s *Store) LockWorkspaceNoWait(ctx context.Context, id uuid.UUID) (*Workspace, error) {
+	w := new(Workspace)
+	err := s.db.NewSelect().Model(w).Where("id = ?", id).For("UPDATE SKIP LOCKED").Scan(ctx)
+	return w, wrap("lock workspace", err)
+}
+
 // GetWorkspaceByOwnerAndName returns the owner's live workspace with that
 // name or, with includeDeleted, the most recent one including deleted.
 func (s *Store) GetWorkspaceByOwnerAndName(ctx context.Context, ownerID uuid.UUID, name string, includeDeleted bool) (*Workspace, error) {
@@ -150,6 +158,23 @@ func (s *Store) SetWorkspaceBuildResult(ctx context.Context, id uuid.UUID, state
 	}
 	_, err := q.Exec(ctx)
 	return wrap("set workspace build result", err)
+}
+
+// finishWorkspaceBuild settles a build row as its job completes. A
+// successful build costs the sum of its resources' daily_cost, and a start
+// with a max_deadline stops by then: its deadline is capped at the max
+// deadline, or is the max deadline when the TTL gave none. A build that
+// failed or was canceled has neither deadline.
+func (s *Store) finishWorkspaceBuild(ctx context.Context, jobID uuid.UUID, succeeded bool) error {
+	_, err := s.db.NewRaw(`UPDATE workspace_builds b SET
+		daily_cost = CASE WHEN ?0 THEN (SELECT coalesce(sum(r.daily_cost), 0) FROM workspace_resources r WHERE r.job_id = b.job_id)
+			ELSE b.daily_cost END,
+		deadline = CASE WHEN NOT ?0 THEN NULL
+			WHEN b.max_deadline IS NOT NULL AND (b.deadline IS NULL OR b.deadline > b.max_deadline) THEN b.max_deadline
+			ELSE b.deadline END,
+		max_deadline = CASE WHEN ?0 THEN b.max_deadline END
+		WHERE b.job_id = ?1`, succeeded, jobID).Exec(ctx)
+	return wrap("finish workspace build", err)
 }
 
 // MarkWorkspaceDeleted marks a workspace deleted; its name becomes free.

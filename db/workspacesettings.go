@@ -140,13 +140,19 @@ func (s *Store) SetFavorite(ctx context.Context, userID, workspaceID uuid.UUID, 
 	})
 }
 
-// MarkWorkspaceUsed moves last_used_at forward to now.
-func (s *Store) MarkWorkspaceUsed(ctx context.Context, id uuid.UUID) error {
-	now := Now()
+// RecordWorkspaceUsage notes that user used a workspace of a template at
+// at: last_used_at moves forward, and the template's usage (its DAUs and
+// active users) counts the user for that hour.
+func (s *Store) RecordWorkspaceUsage(ctx context.Context, workspaceID, templateID, userID uuid.UUID, at time.Time) error {
+	if _, err := s.db.NewRaw(`INSERT INTO template_usage (template_id, user_id, hour)
+		VALUES (?, ?, date_trunc('hour', ?::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') ON CONFLICT DO NOTHING`,
+		templateID, userID, at).Exec(ctx); err != nil {
+		return wrap("record template usage", err)
+	}
 	_, err := s.db.NewUpdate().Model((*Workspace)(nil)).
-		Set("last_used_at = GREATEST(last_used_at, ?)", now).Set("updated_at = ?", now).
-		Where("id = ?", id).Exec(ctx)
-	return s.changed(ctx, id, "mark workspace used", err)
+		Set("last_used_at = GREATEST(last_used_at, ?)", at).Set("updated_at = ?", Now()).
+		Where("id = ?", workspaceID).Exec(ctx)
+	return s.changed(ctx, workspaceID, "mark workspace used", err)
 }
 
 // WorkspaceHasAgent reports whether any build of the workspace reported an

@@ -82,7 +82,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	tags := normalizeTags(opts.Tags)
+	tags := db.NormalizeTags(opts.Tags, uuid.NullUUID{})
 	provs := make([]string, 0, len(opts.Provisioners))
 	for name := range opts.Provisioners {
 		provs = append(provs, name)
@@ -192,20 +192,4 @@ func resolveOrganization(ctx context.Context, store *db.Store, ref string) (*db.
 		return nil, fmt.Errorf("organization %q does not exist", ref)
 	}
 	return org, err
-}
-
-// normalizeTags applies the daemon side of Coder's tag rules: a missing or
-// unknown scope is organization with no owner.
-func normalizeTags(in map[string]string) map[string]string {
-	out := make(map[string]string, len(in)+2)
-	for k, v := range in {
-		if v != "" {
-			out[k] = v
-		}
-	}
-	if out["scope"] != "user" {
-		out["scope"] = "organization"
-		out["owner"] = ""
-	}
-	return out
 }

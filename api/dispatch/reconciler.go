@@ -45,11 +45,11 @@ func (r *Reconciler) Run(ctx context.Context) error {
 // RunOnce starts missing workflows and re-sends lost cancels once.
 func (r *Reconciler) RunOnce(ctx context.Context) error {
 	cutoff := r.clock.Now().UTC().Add(-r.Grace)
-	jobs, err := r.store.JobsWithoutWorkflow(ctx, cutoff, 100)
+	pending, err := r.store.JobsWithoutWorkflow(ctx, cutoff, 100)
 	if err != nil {
 		return err
 	}
-	for _, j := range jobs {
+	for _, j := range pending {
 		if err := r.d.Start(ctx, j.ID); err != nil {
 			r.log.Warn("start workflow of orphaned job", "job_id", j.ID, "err", err)
 			continue

@@ -162,7 +162,21 @@ func Validate(v any) error {
 	}
 	he := BadRequest("Validation failed.")
 	for _, fe := range verrs {
-		he.WithValidation(fe.Field(), fmt.Sprintf("Validation failed for tag %q with value: \"%v\"", fe.Tag(), fe.Value()))
+		he.WithValidation(fe.Field(), ValidationDetail(fe.Tag(), fe.Value()))
 	}
 	return he
+}
+
+// maxEchoedValue is the longest value a validation detail repeats; longer
+// ones (a megabyte of version message) read "...".
+const maxEchoedValue = 4096
+
+// ValidationDetail is Coder's detail for a value that failed a validate
+// tag: Validation failed for tag "<tag>" with value: "<value>".
+func ValidationDetail(tag string, value any) string {
+	v := fmt.Sprint(value)
+	if len(v) > maxEchoedValue {
+		v = "..."
+	}
+	return fmt.Sprintf("Validation failed for tag %q with value: \"%s\"", tag, v)
 }

@@ -33,8 +33,15 @@ func DisplayNameValid(s string) bool {
 	return len(s) <= 64 && strings.TrimSpace(s) == s
 }
 
+// customValidations are berth's validate tags: the name rules above, by
+// the tag Coder gives each.
 var customValidations = map[string]validator.Func{
-	"username": func(fl validator.FieldLevel) bool { return NameValid(fl.Field().String()) },
+	"username":       func(fl validator.FieldLevel) bool { return NameValid(fl.Field().String()) },
+	"workspace_name": func(fl validator.FieldLevel) bool { return NameValid(fl.Field().String()) },
+	"user_real_name": func(fl validator.FieldLevel) bool {
+		s := fl.Field().String()
+		return len(s) <= 128 && strings.TrimSpace(s) == s
+	},
 	"template_name": func(fl validator.FieldLevel) bool {
 		return NameValid(fl.Field().String())
 	},

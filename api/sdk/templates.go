@@ -107,11 +107,11 @@ type Template struct {
 // delete_ttl_ms here, but time_til_dormant_ms and
 // time_til_dormant_autodelete_ms on Template and UpdateTemplateMeta.
 type CreateTemplateRequest struct {
-	Name        string    `json:"name"`
-	DisplayName string    `json:"display_name,omitempty"`
-	Description string    `json:"description,omitempty"`
+	Name        string    `json:"name" validate:"template_name"`
+	DisplayName string    `json:"display_name,omitempty" validate:"template_display_name"`
+	Description string    `json:"description,omitempty" validate:"lt=128"`
 	Icon        string    `json:"icon,omitempty"`
-	VersionID   uuid.UUID `json:"template_version_id"`
+	VersionID   uuid.UUID `json:"template_version_id" validate:"required"`
 	// Durations are in milliseconds.
 	DefaultTTLMillis     *int64                        `json:"default_ttl_ms,omitempty"`
 	ActivityBumpMillis   *int64                        `json:"activity_bump_ms,omitempty"` // default 1 h
@@ -135,9 +135,9 @@ type CreateTemplateRequest struct {
 // the whole object: omitted booleans and durations are written as false/0.
 // Nil string pointers keep the current value; an empty Name keeps the name.
 type UpdateTemplateMeta struct {
-	Name        string  `json:"name,omitempty"`
-	DisplayName *string `json:"display_name,omitempty"`
-	Description *string `json:"description,omitempty"`
+	Name        string  `json:"name,omitempty" validate:"omitempty,template_name"`
+	DisplayName *string `json:"display_name,omitempty" validate:"omitempty,template_display_name"`
+	Description *string `json:"description,omitempty" validate:"omitempty,lt=128"`
 	Icon        *string `json:"icon,omitempty"`
 	// Durations are in milliseconds.
 	DefaultTTLMillis               int64                         `json:"default_ttl_ms,omitempty"`

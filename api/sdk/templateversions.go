@@ -47,14 +47,14 @@ type VariableValue struct {
 // POST /organizations/{organization}/templateversions.
 type CreateTemplateVersionRequest struct {
 	// Name is generated when empty.
-	Name    string `json:"name,omitempty"`
-	Message string `json:"message,omitempty"`
+	Name    string `json:"name,omitempty" validate:"omitempty,template_version_name"`
+	Message string `json:"message,omitempty" validate:"lt=1048577"`
 	// TemplateID attaches the version to an existing template.
 	TemplateID    uuid.UUID                `json:"template_id,omitzero"`
-	StorageMethod ProvisionerStorageMethod `json:"storage_method"`
+	StorageMethod ProvisionerStorageMethod `json:"storage_method" validate:"omitempty,oneof=file"`
 	FileID        uuid.UUID                `json:"file_id,omitzero"`
 	ExampleID     string                   `json:"example_id,omitempty"`
-	Provisioner   ProvisionerType          `json:"provisioner"`
+	Provisioner   ProvisionerType          `json:"provisioner" validate:"oneof=terraform echo"`
 	// ProvisionerTags select the daemons that may run the job.
 	ProvisionerTags    map[string]string `json:"tags"`
 	UserVariableValues []VariableValue   `json:"user_variable_values,omitempty"`
@@ -63,7 +63,7 @@ type CreateTemplateVersionRequest struct {
 // PatchTemplateVersionRequest is the body of PATCH /templateversions/{tv}.
 // Nil fields (and an empty name) keep the current value.
 type PatchTemplateVersionRequest struct {
-	Name    string  `json:"name"`
+	Name    string  `json:"name" validate:"omitempty,template_version_name"`
 	Message *string `json:"message,omitempty"`
 }
 

@@ -67,9 +67,9 @@ type MinimalUser struct {
 
 // CreateFirstUserRequest is the body of POST /users/first.
 type CreateFirstUserRequest struct {
-	Email    string `json:"email"`
-	Username string `json:"username"`
-	Name     string `json:"name,omitempty"`
+	Email    string `json:"email" validate:"email"`
+	Username string `json:"username" validate:"username"`
+	Name     string `json:"name,omitempty" validate:"user_real_name"`
 	Password string `json:"password"`
 }
 
@@ -92,9 +92,9 @@ type LoginWithPasswordResponse struct {
 
 // CreateUserRequest is the body of POST /users.
 type CreateUserRequest struct {
-	Email    string `json:"email"`
-	Username string `json:"username"`
-	Name     string `json:"name,omitempty"`
+	Email    string `json:"email" validate:"email"`
+	Username string `json:"username" validate:"username"`
+	Name     string `json:"name,omitempty" validate:"user_real_name"`
 	Password string `json:"password"`
 	// LoginType defaults to password when empty.
 	LoginType       LoginType   `json:"login_type"`
@@ -172,4 +172,34 @@ func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (User, e
 // session token.
 func (c *Client) CreateAPIKey(ctx context.Context, user string) (GenerateAPIKeyResponse, error) {
 	return do[GenerateAPIKeyResponse](ctx, c, http.MethodPost, fmt.Sprintf("/api/v2/users/%s/keys", url.PathEscape(user)), nil, createdOnly)
+}
+
+// UserQuietHoursScheduleResponse answers GET and PUT
+// /users/{user}/quiet-hours.
+type UserQuietHoursScheduleResponse struct {
+	// RawSchedule is the daily cron spec in force (the deployment's
+	// default unless UserSet).
+	RawSchedule string `json:"raw_schedule"`
+	UserSet     bool   `json:"user_set"`
+	UserCanSet  bool   `json:"user_can_set"`
+	// Time is the schedule's time of day (15:04) and Timezone its zone.
+	Time     string    `json:"time"`
+	Timezone string    `json:"timezone"`
+	Next     time.Time `json:"next"`
+}
+
+// UpdateUserQuietHoursScheduleRequest is the body of
+// PUT /users/{user}/quiet-hours; an empty schedule restores the default.
+type UpdateUserQuietHoursScheduleRequest struct {
+	Schedule string `json:"schedule"`
+}
+
+// UserQuietHoursSchedule calls GET /api/v2/users/{user}/quiet-hours.
+func (c *Client) UserQuietHoursSchedule(ctx context.Context, user string) (UserQuietHoursScheduleResponse, error) {
+	return get[UserQuietHoursScheduleResponse](ctx, c, "/api/v2/users/"+url.PathEscape(user)+"/quiet-hours")
+}
+
+// UpdateUserQuietHoursSchedule calls PUT /api/v2/users/{user}/quiet-hours.
+func (c *Client) UpdateUserQuietHoursSchedule(ctx context.Context, user string, req UpdateUserQuietHoursScheduleRequest) (UserQuietHoursScheduleResponse, error) {
+	return do[UserQuietHoursScheduleResponse](ctx, c, http.MethodPut, "/api/v2/users/"+url.PathEscape(user)+"/quiet-hours", req, okOnly)
 }

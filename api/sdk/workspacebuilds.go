@@ -47,6 +47,8 @@ const (
 	BuildReasonAutostart           BuildReason = "autostart"
 	BuildReasonAutostop            BuildReason = "autostop"
 	BuildReasonDormancy            BuildReason = "dormancy"
+	BuildReasonFailedStop          BuildReason = "failedstop"
+	BuildReasonAutodelete          BuildReason = "autodelete"
 	BuildReasonDashboard           BuildReason = "dashboard"
 	BuildReasonCLI                 BuildReason = "cli"
 	BuildReasonSSHConnection       BuildReason = "ssh_connection"
@@ -104,14 +106,14 @@ type WorkspaceBuild struct {
 type CreateWorkspaceBuildRequest struct {
 	// TemplateVersionID defaults to the last build's version.
 	TemplateVersionID uuid.UUID           `json:"template_version_id,omitzero"`
-	Transition        WorkspaceTransition `json:"transition"`
+	Transition        WorkspaceTransition `json:"transition" validate:"oneof=start stop delete"`
 	// ProvisionerState replaces the build state (template admins only).
 	ProvisionerState []byte `json:"state,omitempty"`
 	// Orphan deletes without running the provisioner (delete only).
 	Orphan              bool                       `json:"orphan,omitempty"`
 	RichParameterValues []WorkspaceBuildParameter  `json:"rich_parameter_values,omitempty"`
 	LogLevel            LogLevel                   `json:"log_level,omitempty"`
-	Reason              CreateWorkspaceBuildReason `json:"reason,omitempty"`
+	Reason              CreateWorkspaceBuildReason `json:"reason,omitempty" validate:"omitempty,oneof=dashboard cli ssh_connection vscode_connection jetbrains_connection"`
 }
 
 // CancelWorkspaceBuildStatus is the status a cancel may require.

@@ -79,7 +79,7 @@ type WorkspacesResponse struct {
 type CreateWorkspaceRequest struct {
 	TemplateID        uuid.UUID `json:"template_id,omitzero"`
 	TemplateVersionID uuid.UUID `json:"template_version_id,omitzero"`
-	Name              string    `json:"name"`
+	Name              string    `json:"name" validate:"workspace_name"`
 	AutostartSchedule *string   `json:"autostart_schedule,omitempty"`
 	// TTLMillis is the autostop delay in milliseconds.
 	TTLMillis           *int64                    `json:"ttl_ms,omitempty"`
@@ -90,7 +90,7 @@ type CreateWorkspaceRequest struct {
 
 // UpdateWorkspaceRequest is the body of PATCH /workspaces/{workspace}.
 type UpdateWorkspaceRequest struct {
-	Name string `json:"name,omitempty"`
+	Name string `json:"name,omitempty" validate:"omitempty,workspace_name"`
 }
 
 // UpdateWorkspaceAutostartRequest is the body of

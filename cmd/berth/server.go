@@ -19,6 +19,9 @@ import (
 	"github.com/berth-dev/berth/api/dispatch"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
+	"github.com/berth-dev/berth/jobs"
+	"github.com/berth-dev/berth/lifecycle"
+	"github.com/berth-dev/berth/schedule"
 	"github.com/berth-dev/berth/worker"
 	"github.com/berth-dev/berth/workflows"
 )
@@ -33,7 +36,8 @@ type serverCmd struct {
 	ReapHungAfter     time.Duration `help:"Fail started jobs whose worker went silent for this long." default:"5m" env:"BERTH_REAP_HUNG_AFTER"`
 	ReapLostAfter     time.Duration `help:"End a running build (failed) or a canceled job (canceled) whose worker went silent for this long: no other worker runs them." default:"15s" env:"BERTH_REAP_LOST_AFTER"`
 	RunWorkflows      bool          `help:"Also run the job workflows that releases before workers dispatched their own jobs left in flight (ProvisionerJobV1, never activities)." default:"true" negatable:"" env:"BERTH_RUN_WORKFLOWS"`
-	AutobuildInterval time.Duration `help:"How often autostart and autostop are checked (0 disables them on this server)." default:"15s" env:"BERTH_AUTOBUILD_INTERVAL"`
+	AutobuildInterval time.Duration `help:"How often the lifecycle executor runs: autostart, autostop, failure TTL, dormancy, autodelete (0 disables it on this server)." default:"15s" env:"BERTH_AUTOBUILD_INTERVAL"`
+	DefaultQuietHours string        `help:"Quiet hours (a daily cron spec) of users who set none: templates with an autostop requirement stop workspaces then." default:"CRON_TZ=UTC 0 0 * * *" env:"BERTH_DEFAULT_QUIET_HOURS_SCHEDULE" name:"default-quiet-hours-schedule"`
 	pprofFlags
 }
 
@@ -98,8 +102,16 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
+	quiet, err := schedule.Daily(s.DefaultQuietHours)
+	if err != nil {
+		return fmt.Errorf("default quiet hours schedule: %w", err)
+	}
+	creator, err := jobs.New(jobs.Options{Store: store, Queues: queues, Log: log, DefaultQuietHours: quiet})
+	if err != nil {
+		return err
+	}
 	a, err := api.New(api.Options{
-		Store: store, PubSub: ps, Dispatcher: disp, Log: log, AccessURL: accessURL,
+		Store: store, PubSub: ps, Dispatcher: disp, Jobs: creator, Log: log, AccessURL: accessURL,
 		BuildVersion: version, MaxFileSize: s.MaxFileSize, ShutdownCtx: shutdownCtx,
 		DeploymentID: defOrg.ID.String(),
 	})
@@ -125,7 +137,11 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	grp.Go(func() error { return rec.Run(gctx) })
 	grp.Go(func() error { return reaper.Run(gctx) })
 	if s.AutobuildInterval > 0 {
-		grp.Go(func() error { return a.RunAutobuild(gctx, quartz.NewReal(), s.AutobuildInterval) })
+		exec, err := lifecycle.New(lifecycle.Options{Store: store, Jobs: creator, Log: log, Interval: s.AutobuildInterval})
+		if err != nil {
+			return err
+		}
+		grp.Go(func() error { return exec.Run(gctx) })
 	}
 	grp.Go(func() error {
 		<-gctx.Done()

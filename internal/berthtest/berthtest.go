@@ -29,6 +29,8 @@ import (
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
 	"github.com/berth-dev/berth/internal/testinfra"
+	"github.com/berth-dev/berth/jobs"
+	"github.com/berth-dev/berth/lifecycle"
 	"github.com/berth-dev/berth/provisioner"
 	"github.com/berth-dev/berth/provisioner/echo"
 	"github.com/berth-dev/berth/worker"
@@ -99,13 +101,17 @@ func New(t testing.TB, opts Options) *Deployment {
 		defer wg.Done()
 		_ = ps.Run(ctx)
 	}()
-	a, err := api.New(api.Options{Store: store, PubSub: ps, Dispatcher: disp, Log: log, ShutdownCtx: ctx, MaxFileSize: opts.MaxFileSize})
+	creator, err := jobs.New(jobs.Options{Store: store, Queues: queues, Log: log})
+	require.NoError(t, err)
+	a, err := api.New(api.Options{Store: store, PubSub: ps, Dispatcher: disp, Jobs: creator, Log: log, ShutdownCtx: ctx, MaxFileSize: opts.MaxFileSize})
 	require.NoError(t, err)
 	if opts.AutobuildInterval > 0 {
+		exec, err := lifecycle.New(lifecycle.Options{Store: store, Jobs: creator, Log: log, Interval: opts.AutobuildInterval})
+		require.NoError(t, err)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = a.RunAutobuild(ctx, quartz.NewReal(), opts.AutobuildInterval)
+			_ = exec.Run(ctx)
 		}()
 	}
 	srv := httptest.NewServer(a.Handler())

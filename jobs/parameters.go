@@ -1,4 +1,4 @@
-package api
+package jobs
 
 import (
 	"encoding/json"
@@ -7,21 +7,20 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/db"
 )
 
-// resolveParameters computes a build's parameter values (API-NOTES §5.5):
-// the request's value, else the previous build's (not for ephemeral
-// parameters), else the default; then validates each. previous is nil for a
-// workspace's first build.
-func resolveParameters(defs []db.TemplateVersionParameter, requested, previous map[string]string) ([]db.WorkspaceBuildParameter, error) {
+// ResolveParameters computes a build's parameter values (API-NOTES §5.5):
+// the requested value, else the previous build's (not for ephemeral
+// parameters), else the default; then validates each. previous is nil for
+// a workspace's first build. A problem is a *ParameterError.
+func ResolveParameters(defs []db.TemplateVersionParameter, requested, previous map[string]string) ([]db.WorkspaceBuildParameter, error) {
 	out := make([]db.WorkspaceBuildParameter, 0, len(defs))
 	for _, d := range defs {
 		value, given := requested[d.Name]
 		prev, hadPrev := previous[d.Name]
 		if given && hadPrev && !d.Mutable && value != prev {
-			return nil, httpapi.BadRequest("Parameter %q is not mutable, so it can't be updated after creating a workspace.", d.Name)
+			return nil, &ParameterError{Name: d.Name, Problem: ParameterImmutable}
 		}
 		if !given {
 			switch {
@@ -32,10 +31,10 @@ func resolveParameters(defs []db.TemplateVersionParameter, requested, previous m
 			}
 		}
 		if value == "" && d.Required && !(given || hadPrev && !d.Ephemeral) {
-			return nil, httpapi.BadRequest("Parameter %q is required but not provided", d.Name)
+			return nil, &ParameterError{Name: d.Name, Problem: ParameterRequired}
 		}
 		if err := validateParameter(d, value, prev, hadPrev); err != nil {
-			return nil, httpapi.BadRequest("Unable to validate parameter %q", d.Name).WithDetail("%s", err.Error())
+			return nil, &ParameterError{Name: d.Name, Problem: ParameterInvalid, Detail: err.Error()}
 		}
 		out = append(out, db.WorkspaceBuildParameter{Name: d.Name, Value: value})
 	}

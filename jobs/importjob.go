@@ -1,0 +1,185 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/google/uuid"
+
+	"github.com/berth-dev/berth/db"
+)
+
+// ImportRequest asks for a template version and its import job.
+type ImportRequest struct {
+	Organization *db.Organization
+	// TemplateID attaches the version to a template of the organization;
+	// Nil leaves it unattached.
+	TemplateID uuid.UUID
+	FileID     uuid.UUID
+	// Provisioner is echo or terraform.
+	Provisioner string
+	// Tags are the requested provisioner tags (normalized here).
+	Tags map[string]string
+	// Name is generated when empty.
+	Name, Message      string
+	UserVariableValues []db.VariableValue
+	Initiator          *db.User
+	// AnyFile lets the initiator import files others uploaded (site owners).
+	AnyFile bool
+}
+
+// Import is a created template version with its pending import job.
+type Import struct {
+	Version  *db.TemplateVersion
+	Job      *db.ProvisionerJob
+	Template *db.Template // nil when unattached
+}
+
+// Import creates a template version and its import job in one transaction,
+// then starts the job's workflow.
+func (c *Creator) Import(ctx context.Context, r ImportRequest) (*Import, error) {
+	org := r.Organization
+	out := &Import{}
+	if r.TemplateID != uuid.Nil {
+		tpl, err := c.store.GetTemplateByID(ctx, r.TemplateID)
+		if errors.Is(err, db.ErrNotFound) || err == nil && tpl.OrganizationID != org.ID {
+			return nil, ErrTemplateNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		out.Template = tpl
+	}
+	file, err := c.store.GetFileMeta(ctx, r.FileID)
+	if errors.Is(err, db.ErrNotFound) || err == nil && file.CreatedBy != r.Initiator.ID && !r.AnyFile {
+		return nil, ErrFileNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	now := c.now()
+	versionID := uuid.New()
+	input, err := json.Marshal(db.JobInput{
+		TemplateVersionID:  uuid.NullUUID{UUID: versionID, Valid: true},
+		UserVariableValues: r.UserVariableValues,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode job input: %w", err)
+	}
+	job := &db.ProvisionerJob{
+		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, OrganizationID: org.ID, InitiatorID: r.Initiator.ID,
+		Provisioner: r.Provisioner, StorageMethod: "file", Type: db.JobTypeTemplateVersionImport,
+		Input: input, Tags: db.NormalizeTags(r.Tags, uuid.NullUUID{UUID: r.Initiator.ID, Valid: true}), FileID: file.ID,
+	}
+	fallback := c.opts.Queues.Provisioner(org.ID, []string{r.Provisioner}, job.Tags)
+	if job.TaskQueue, err = pickQueue(ctx, c.store, job, fallback); err != nil {
+		return nil, err
+	}
+	if job.TaskQueue == fallback {
+		c.opts.Log.Warn("no provisioner daemon matches the job's tags; it stays pending until one starts",
+			"organization_id", org.ID, "provisioner", r.Provisioner, "tags", job.Tags)
+	}
+	v := &db.TemplateVersion{
+		ID: versionID, OrganizationID: org.ID, Message: r.Message, JobID: job.ID,
+		CreatedBy: r.Initiator.ID, CreatedAt: now, UpdatedAt: now,
+	}
+	if out.Template != nil {
+		v.TemplateID = uuid.NullUUID{UUID: out.Template.ID, Valid: true}
+	}
+	// A generated name may collide; try a few before giving up.
+	for attempt := 0; ; attempt++ {
+		v.Name = r.Name
+		if r.Name == "" {
+			v.Name = generateVersionName()
+		}
+		err = c.store.InTx(ctx, func(tx *db.Store) error {
+			if err := tx.InsertJob(ctx, job); err != nil {
+				return err
+			}
+			return tx.InsertTemplateVersion(ctx, v)
+		})
+		var ce *db.ConflictError
+		if errors.As(err, &ce) && ce.Constraint == "template_versions_template_name_idx" {
+			if r.Name != "" || attempt >= 5 {
+				return nil, &VersionNameTakenError{Name: v.Name}
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
+	}
+	out.Version, out.Job = v, job
+	return out, nil
+}
+
+var (
+	versionAdjectives = []string{"eager", "brave", "calm", "clever", "dazzling", "elated", "festive", "gallant", "happy", "jolly", "keen", "lucid", "modest", "nifty", "optimistic", "peaceful", "quirky", "relaxed", "serene", "trusting", "upbeat", "vibrant", "wizardly", "zealous"}
+	versionSurnames   = []string{"turing", "lovelace", "hopper", "knuth", "ritchie", "thompson", "pike", "liskov", "dijkstra", "hamilton", "torvalds", "babbage", "shannon", "backus", "mccarthy", "perlman", "wozniak", "kay", "lamport", "hoare"}
+)
+
+// generateVersionName returns a name like eager_turing4.
+func generateVersionName() string {
+	return fmt.Sprintf("%s_%s%d", versionAdjectives[rand.IntN(len(versionAdjectives))],
+		versionSurnames[rand.IntN(len(versionSurnames))], rand.IntN(10))
+}
+
+// DryRunRequest asks for a dry-run of an imported version.
+type DryRunRequest struct {
+	Version *db.TemplateVersion
+	// Template is the version's live template, if any (for the memo).
+	Template           *db.Template
+	WorkspaceName      string
+	Parameters         []db.ParameterValue
+	UserVariableValues []db.VariableValue
+	Initiator          *db.User
+}
+
+// DryRun creates a dry-run job of a version whose import completed (even
+// if it failed), then starts its workflow. The job copies the import's
+// file, provisioner and tags; the request's variables override the
+// version's.
+func (c *Creator) DryRun(ctx context.Context, r DryRunRequest) (*db.ProvisionerJob, error) {
+	v := r.Version
+	imp, err := c.store.GetJobByID(ctx, v.JobID)
+	if err != nil {
+		return nil, err
+	}
+	if imp.CompletedAt == nil {
+		return nil, ErrImportNotCompleted
+	}
+	stored, err := c.store.GetTemplateVersionVariables(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	vars := make([]db.VariableValue, 0, len(stored)+len(r.UserVariableValues))
+	for _, x := range stored {
+		vars = append(vars, db.VariableValue{Name: x.Name, Value: x.Value})
+	}
+	vars = append(vars, r.UserVariableValues...)
+	input, err := json.Marshal(db.JobInput{
+		TemplateVersionID: uuid.NullUUID{UUID: v.ID, Valid: true}, WorkspaceName: r.WorkspaceName,
+		RichParameters: r.Parameters, UserVariableValues: vars,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode job input: %w", err)
+	}
+	now := c.now()
+	job := &db.ProvisionerJob{
+		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, OrganizationID: v.OrganizationID, InitiatorID: r.Initiator.ID,
+		Provisioner: imp.Provisioner, StorageMethod: imp.StorageMethod, Type: db.JobTypeTemplateVersionDryRun,
+		Input: input, Tags: imp.Tags, FileID: imp.FileID,
+	}
+	if job.TaskQueue, err = pickQueue(ctx, c.store, job, imp.TaskQueue); err != nil {
+		return nil, err
+	}
+	if err := c.store.InsertJob(ctx, job); err != nil {
+		return nil, err
+	}
+	return job, nil
+}
