@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/provisioner"
 )
@@ -37,45 +35,23 @@ func (r *jobRun) loadBuild(ctx context.Context, in db.JobInput) (*buildFacts, er
 		return nil, &provisioner.JobError{Message: "build job has no workspace build"}
 	}
 	st := r.a.opts.Store
-	b, err := st.GetWorkspaceBuildByID(ctx, in.WorkspaceBuildID.UUID)
+	view, err := st.GetBuildView(ctx, in.WorkspaceBuildID.UUID)
 	if err != nil {
 		return nil, fmt.Errorf("load build: %w", err)
 	}
-	f := &buildFacts{build: b, params: map[string]string{}, previous: map[string]string{}, vars: map[string]string{}}
-	if f.workspace, err = st.GetWorkspaceByID(ctx, b.WorkspaceID); err != nil {
-		return nil, fmt.Errorf("load workspace: %w", err)
+	f := &buildFacts{
+		build: &view.Build, workspace: &view.Workspace, version: &view.Version, template: &view.Template, owner: &view.Owner,
+		params: map[string]string{}, previous: map[string]string{}, vars: map[string]string{},
 	}
-	if f.version, err = st.GetTemplateVersionByID(ctx, b.TemplateVersionID); err != nil {
-		return nil, fmt.Errorf("load template version: %w", err)
-	}
-	if f.template, err = st.GetTemplateByIDAny(ctx, f.workspace.TemplateID); err != nil {
-		return nil, fmt.Errorf("load template: %w", err)
-	}
-	users, err := st.GetUsersByIDs(ctx, []uuid.UUID{f.workspace.OwnerID})
+	current, previous, err := st.GetBuildAndPreviousParameters(ctx, f.workspace.ID, int(f.build.BuildNumber))
 	if err != nil {
 		return nil, err
 	}
-	if f.owner = users[f.workspace.OwnerID]; f.owner == nil {
-		return nil, &provisioner.JobError{Message: "workspace owner does not exist"}
-	}
-	ps, err := st.GetWorkspaceBuildParameters(ctx, b.ID)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range ps {
+	for _, p := range current {
 		f.params[p.Name] = p.Value
 	}
-	if b.BuildNumber > 1 {
-		prev, err := st.GetWorkspaceBuildByNumber(ctx, b.WorkspaceID, b.BuildNumber-1)
-		if err == nil {
-			pps, err := st.GetWorkspaceBuildParameters(ctx, prev.ID)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range pps {
-				f.previous[p.Name] = p.Value
-			}
-		}
+	for _, p := range previous {
+		f.previous[p.Name] = p.Value
 	}
 	vs, err := st.GetTemplateVersionVariables(ctx, f.version.ID)
 	if err != nil {

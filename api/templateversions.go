@@ -57,23 +57,40 @@ func (a *API) createTemplateVersion(c *gin.Context) error {
 	return httpapi.Write(c, http.StatusCreated, out)
 }
 
+// templateVersion answers clients that poll an import until it ends: one
+// query for the version and everything shown with it.
 func (a *API) templateVersion(c *gin.Context) error {
-	v, err := a.templateVersionParam(c)
+	id, err := parseUUID(c.Param("templateversion"))
 	if err != nil {
 		return err
 	}
 	ctx := c.Request.Context()
-	job, err := a.store.GetJobByID(ctx, v.JobID)
+	view, err := a.store.GetVersionView(ctx, id)
+	if err != nil {
+		return notFoundAs(err)
+	}
+	ok, err := a.canReadOrg(c, view.Version.OrganizationID)
 	if err != nil {
 		return err
 	}
-	tpl, err := a.versionTemplate(ctx, v)
-	if err != nil {
-		return err
+	if !ok {
+		return httpapi.NotFound()
 	}
-	out, err := a.convertTemplateVersionFull(c, v, job, tpl, nil, false)
-	if err != nil {
-		return err
+	var tpl *db.Template
+	if view.Template.ID != uuid.Nil && !view.Template.Deleted {
+		tpl = &view.Template
+	}
+	var creator *db.User
+	if view.Creator.ID != uuid.Nil {
+		creator = &view.Creator
+	}
+	jv := jobView{queue: &db.JobQueue{AvailableWorkers: []uuid.UUID{}}, workerName: view.WorkerName, metadata: versionMetadata(&view.Version, tpl)}
+	if view.Job.Status == db.JobPending {
+		jv.queue = view.JobQueue()
+	}
+	out := convertTemplateVersion(&view.Version, &view.Job, creator, jv)
+	if view.Job.Status == db.JobPending {
+		out.MatchedProvisioners = matchedProvisioners(jv.queue)
 	}
 	return httpapi.Write(c, http.StatusOK, out)
 }

@@ -115,7 +115,7 @@ func (a *API) createWorkspaceBuild(c *gin.Context) error {
 	if err != nil {
 		return jobError(err)
 	}
-	bv, err := a.loadBuildView(ctx, b.Build, ws)
+	bv, err := a.loadBuildView(ctx, b.Build)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (a *API) workspaceBuilds(c *gin.Context) error {
 	}
 	out := make([]sdk.WorkspaceBuild, 0, len(bs))
 	for _, b := range bs {
-		bv, err := a.loadBuildView(ctx, b, ws)
+		bv, err := a.loadBuildView(ctx, b)
 		if err != nil {
 			return err
 		}
@@ -187,16 +187,27 @@ func (a *API) workspaceBuildParam(c *gin.Context) (*db.WorkspaceBuild, *db.Works
 	return b, ws, nil
 }
 
+// workspaceBuild answers clients that poll a build until it ends: one
+// query for the build and everything shown with it (its access check and
+// queue figures included), one for the resources once the job ended.
 func (a *API) workspaceBuild(c *gin.Context) error {
-	b, ws, err := a.workspaceBuildParam(c)
+	id, err := parseUUID(c.Param("workspacebuild"))
 	if err != nil {
 		return err
 	}
-	bv, err := a.loadBuildView(c.Request.Context(), b, ws)
+	ctx := c.Request.Context()
+	view, err := a.store.GetBuildView(ctx, id)
+	if err != nil {
+		return notFoundAs(err)
+	}
+	if !canReadWorkspace(c, &view.Workspace) {
+		return httpapi.NotFound()
+	}
+	bv, err := a.completeBuildView(ctx, view)
 	if err != nil {
 		return err
 	}
-	return httpapi.Write(c, http.StatusOK, convertBuild(b, bv))
+	return httpapi.Write(c, http.StatusOK, convertBuild(&view.Build, bv))
 }
 
 func (a *API) workspaceBuildByNumber(c *gin.Context) error {
@@ -217,7 +228,7 @@ func (a *API) workspaceBuildByNumber(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	bv, err := a.loadBuildView(ctx, b, ws)
+	bv, err := a.loadBuildView(ctx, b)
 	if err != nil {
 		return err
 	}

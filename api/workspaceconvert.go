@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -95,47 +94,32 @@ func convertBuild(b *db.WorkspaceBuild, v buildView) sdk.WorkspaceBuild {
 	return out
 }
 
-// loadBuildView loads everything a build's JSON shows; a fixed number of
-// queries whatever the build.
-//
-// A build's results (state, deadline) commit with its job's completion, so
-// when the job reads as terminal the build row is read again: a row read
-// before the job could predate the completion.
-func (a *API) loadBuildView(ctx context.Context, b *db.WorkspaceBuild, ws *db.Workspace) (buildView, error) {
-	var v buildView
-	var err error
-	v.workspace = ws
-	if v.workspace == nil {
-		if v.workspace, err = a.store.GetWorkspaceByID(ctx, b.WorkspaceID); err != nil {
-			return v, err
-		}
-	}
-	users, err := a.store.GetUsersByIDs(ctx, []uuid.UUID{v.workspace.OwnerID, b.InitiatorID})
+// loadBuildView loads everything a build's JSON shows: one query for the
+// build, the rows beside it and its job's queue figures (read in one
+// snapshot, so a job that reads as finished comes with the results its
+// completion wrote into the build, which is refreshed in b) and, once the
+// job ended, one for its resources.
+func (a *API) loadBuildView(ctx context.Context, b *db.WorkspaceBuild) (buildView, error) {
+	view, err := a.store.GetBuildView(ctx, b.ID)
 	if err != nil {
-		return v, err
+		return buildView{}, err
 	}
-	v.owner, v.initiator = users[v.workspace.OwnerID], users[b.InitiatorID]
-	if v.version, err = a.store.GetTemplateVersionByID(ctx, b.TemplateVersionID); err != nil {
-		return v, err
+	*b = view.Build
+	return a.completeBuildView(ctx, view)
+}
+
+// completeBuildView adds a build view's resources.
+func (a *API) completeBuildView(ctx context.Context, view *db.BuildView) (buildView, error) {
+	var err error
+	v := buildView{
+		workspace: &view.Workspace, owner: &view.Owner, initiator: &view.Initiator, version: &view.Version,
+		template: &view.Template, job: &view.Job, worker: view.WorkerName,
 	}
-	if v.template, err = a.store.GetTemplateByIDAny(ctx, v.workspace.TemplateID); err != nil && !errors.Is(err, db.ErrNotFound) {
-		return v, err
-	}
-	if v.job, err = a.store.GetJobByID(ctx, b.JobID); err != nil {
-		return v, err
-	}
-	if v.job.CompletedAt != nil {
-		fresh, err := a.store.GetWorkspaceBuildByID(ctx, b.ID)
-		if err != nil {
+	v.queue = view.JobQueue()
+	if !v.job.Active() {
+		if v.resources, err = a.store.GetJobResources(ctx, v.job.ID); err != nil {
 			return v, err
 		}
-		*b = *fresh
-	}
-	if v.queue, v.worker, err = a.jobDetails(ctx, v.job, true); err != nil {
-		return v, err
-	}
-	if v.resources, err = a.store.GetJobResources(ctx, b.JobID); err != nil {
-		return v, err
 	}
 	return v, nil
 }
@@ -147,7 +131,7 @@ func (a *API) convertWorkspace(ctx context.Context, caller *db.User, ws *db.Work
 	if err != nil {
 		return sdk.Workspace{}, err
 	}
-	bv, err := a.loadBuildView(ctx, latest, ws)
+	bv, err := a.loadBuildView(ctx, latest)
 	if err != nil {
 		return sdk.Workspace{}, err
 	}

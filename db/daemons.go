@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,33 +77,62 @@ type JobQueue struct {
 // tag-matching daemons count, and only pending, uncanceled jobs they could
 // take. Position and size are 0 unless the job is pending.
 func (s *Store) GetJobQueue(ctx context.Context, j *ProvisionerJob) (*JobQueue, error) {
-	type row struct {
-		ID       uuid.UUID `bun:"id"`
-		LastSeen time.Time `bun:"last_seen_at"`
-		Online   bool      `bun:"online"`
-		Position int       `bun:"position"`
-		Size     int       `bun:"size"`
+	var out struct {
+		Queue queueDaemons `bun:"queue"`
 	}
-	pending := j.StartedAt == nil && j.CompletedAt == nil && j.CanceledAt == nil
-	var rows []row
-	err := s.db.NewRaw(`SELECT d.id, d.last_seen_at, d.last_seen_at > ? AS online,
-		CASE WHEN ? AND d.last_seen_at > ? THEN (SELECT count(*) FROM provisioner_jobs p
-			WHERE `+pendingJobs+` AND (p.created_at, p.id) <= (j.created_at, j.id)) ELSE 0 END AS position,
-		CASE WHEN ? AND d.last_seen_at > ? THEN (SELECT count(*) FROM provisioner_jobs p
-			WHERE `+pendingJobs+`) ELSE 0 END AS size
-		FROM provisioner_daemons d,
-		(SELECT ?::uuid AS id, ?::timestamptz AS created_at, ?::uuid AS organization_id, ?::text AS provisioner, ?::jsonb AS tags) j
-		WHERE `+daemonMatchesJob,
-		Now().Add(-DaemonOnlineWindow), pending, Now().Add(-DaemonOnlineWindow), pending, Now().Add(-DaemonOnlineWindow),
-		j.ID, j.CreatedAt, j.OrganizationID, j.Provisioner, j.Tags).Scan(ctx, &rows)
+	err := s.queryPrepared(ctx, &out, `SELECT `+jobQueueColumn+` AS queue
+		FROM (SELECT $2::uuid AS id, $3::timestamptz AS created_at, $4::uuid AS organization_id, $5::text AS provisioner,
+			$6::jsonb AS tags, $7::timestamptz AS started_at, $8::timestamptz AS completed_at, $9::timestamptz AS canceled_at) j`,
+		Now().Add(-DaemonOnlineWindow), j.ID, j.CreatedAt, j.OrganizationID, j.Provisioner, tagsJSON(j.Tags),
+		j.StartedAt, j.CompletedAt, j.CanceledAt)
 	if err != nil {
 		return nil, wrap("get job queue", err)
 	}
-	q := &JobQueue{AvailableWorkers: []uuid.UUID{}}
-	for _, r := range rows {
-		q.addDaemon(r.ID, r.LastSeen, r.Online, r.Position, r.Size)
+	return out.Queue.jobQueue(), nil
+}
+
+// jobQueueColumn is a column of the daemons that match the job j, as JSON,
+// with the job's position and the queue's size on each online one while
+// the job is pending ($1: the daemons seen since are online).
+const jobQueueColumn = `(SELECT coalesce(json_agg(json_build_object(
+		'id', d.id, 'last_seen_at', d.last_seen_at, 'online', d.last_seen_at > $1,
+		'position', CASE WHEN pending.yes AND d.last_seen_at > $1 THEN (SELECT count(*) FROM provisioner_jobs p
+			WHERE ` + pendingJobs + ` AND (p.created_at, p.id) <= (j.created_at, j.id)) ELSE 0 END,
+		'size', CASE WHEN pending.yes AND d.last_seen_at > $1 THEN (SELECT count(*) FROM provisioner_jobs p
+			WHERE ` + pendingJobs + `) ELSE 0 END)), '[]')
+	FROM provisioner_daemons d,
+		(SELECT j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL AS yes) pending
+	WHERE ` + daemonMatchesJob + `)`
+
+// queueDaemons is jobQueueColumn's value.
+type queueDaemons []struct {
+	ID       uuid.UUID `json:"id"`
+	LastSeen time.Time `json:"last_seen_at"`
+	Online   bool      `json:"online"`
+	Position int       `json:"position"`
+	Size     int       `json:"size"`
+}
+
+// Scan implements sql.Scanner.
+func (q *queueDaemons) Scan(src any) error {
+	switch v := src.(type) {
+	case []byte:
+		return json.Unmarshal(v, q)
+	case string:
+		return json.Unmarshal([]byte(v), q)
+	case nil:
+		*q = nil
+		return nil
 	}
-	return q, nil
+	return fmt.Errorf("scan job queue: unexpected %T", src)
+}
+
+func (q queueDaemons) jobQueue() *JobQueue {
+	out := &JobQueue{AvailableWorkers: []uuid.UUID{}}
+	for _, d := range q {
+		out.addDaemon(d.ID, d.LastSeen, d.Online, d.Position, d.Size)
+	}
+	return out
 }
 
 // pendingJobs matches the pending, uncanceled jobs p that daemon d could
@@ -203,4 +234,10 @@ func (s *Store) AdoptJobs(ctx context.Context, daemonID uuid.UUID, limit int) ([
 			ORDER BY j.created_at LIMIT ? FOR UPDATE OF j SKIP LOCKED)
 		RETURNING provisioner_jobs.*`, daemonID, daemonID, online, limit).Scan(ctx, &js)
 	return js, wrap("adopt jobs", err)
+}
+
+// tagsJSON is a tag set as a jsonb argument of a prepared statement.
+func tagsJSON(tags map[string]string) string {
+	b, _ := json.Marshal(tags)
+	return string(b)
 }

@@ -22,11 +22,12 @@ func (e *ConflictError) Error() string { return "unique violation: " + e.Constra
 
 // Store is the only way berth reads and writes Postgres.
 type Store struct {
-	db bun.IDB
+	db   bun.IDB
+	prep *preparer
 }
 
-// NewStore wraps a bun database (or transaction).
-func NewStore(db bun.IDB) *Store { return &Store{db: db} }
+// NewStore wraps a bun database.
+func NewStore(db *bun.DB) *Store { return &Store{db: db, prep: newPreparer(db)} }
 
 // DB returns the underlying handle.
 func (s *Store) DB() bun.IDB { return s.db }
@@ -34,7 +35,7 @@ func (s *Store) DB() bun.IDB { return s.db }
 // InTx runs fn in a transaction. fn's Store writes through the transaction.
 func (s *Store) InTx(ctx context.Context, fn func(*Store) error) error {
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return fn(&Store{db: tx})
+		return fn(&Store{db: tx, prep: s.prep})
 	})
 }
 

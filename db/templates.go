@@ -118,7 +118,7 @@ func (s *Store) ReplaceJobResources(ctx context.Context, jobID uuid.UUID, rs []W
 // GetJobResources lists the resources a job reported.
 func (s *Store) GetJobResources(ctx context.Context, jobID uuid.UUID) ([]WorkspaceResource, error) {
 	rs := []WorkspaceResource{}
-	err := s.db.NewSelect().Model(&rs).Where("job_id = ?", jobID).OrderExpr("transition, position").Scan(ctx)
+	err := s.queryPrepared(ctx, &rs, `SELECT * FROM workspace_resources WHERE job_id = $1 ORDER BY transition, position`, jobID)
 	return rs, wrap("get job resources", err)
 }
 

@@ -123,7 +123,7 @@ type APIKeyWithUser struct {
 // GetAPIKeyWithUser returns the key with the given ID and its user.
 func (s *Store) GetAPIKeyWithUser(ctx context.Context, id string) (*APIKeyWithUser, error) {
 	out := new(APIKeyWithUser)
-	err := s.db.NewRaw(`SELECT
+	err := s.queryPrepared(ctx, out, `SELECT
 		k.id AS k_id, k.hashed_secret AS k_hashed_secret, k.user_id AS k_user_id, k.login_type AS k_login_type,
 		k.lifetime_seconds AS k_lifetime_seconds, k.token_name AS k_token_name, k.created_at AS k_created_at,
 		k.updated_at AS k_updated_at, k.last_used AS k_last_used, k.expires_at AS k_expires_at,
@@ -132,7 +132,7 @@ func (s *Store) GetAPIKeyWithUser(ctx context.Context, id string) (*APIKeyWithUs
 		u.theme_preference AS u_theme_preference, u.quiet_hours_schedule AS u_quiet_hours_schedule,
 		u.deleted AS u_deleted, u.created_at AS u_created_at,
 		u.updated_at AS u_updated_at, u.last_seen_at AS u_last_seen_at
-		FROM api_keys k JOIN users u ON u.id = k.user_id AND NOT u.deleted WHERE k.id = ?`, id).Scan(ctx, out)
+		FROM api_keys k JOIN users u ON u.id = k.user_id AND NOT u.deleted WHERE k.id = $1`, id)
 	return out, wrap("get api key", err)
 }
 

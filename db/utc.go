@@ -99,3 +99,10 @@ func (m *TemplateVersion) AfterScanRow(context.Context) error { toUTC(m); return
 
 // AfterScanRow implements bun.AfterScanRowHook.
 func (m *WorkspaceResource) AfterScanRow(context.Context) error { toUTC(m); return nil }
+
+// AfterScanRow implements bun.AfterScanRowHook (the embedded models' own
+// hooks do not run for a view).
+func (m *BuildView) AfterScanRow(context.Context) error { toUTC(m); return nil }
+
+// AfterScanRow implements bun.AfterScanRowHook.
+func (m *VersionView) AfterScanRow(context.Context) error { toUTC(m); return nil }

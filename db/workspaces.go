@@ -202,6 +202,29 @@ func (s *Store) GetWorkspaceBuildParameters(ctx context.Context, buildID uuid.UU
 	return ps, wrap("get workspace build parameters", err)
 }
 
+// GetBuildAndPreviousParameters returns the parameters of a workspace's
+// build number n and of its build n-1, in one query.
+func (s *Store) GetBuildAndPreviousParameters(ctx context.Context, workspaceID uuid.UUID, n int) (current, previous []WorkspaceBuildParameter, err error) {
+	var rows []struct {
+		WorkspaceBuildParameter
+		Current bool `bun:"current"`
+	}
+	err = s.db.NewRaw(`SELECT p.*, b.build_number = ? AS current
+		FROM workspace_build_parameters p JOIN workspace_builds b ON b.id = p.workspace_build_id
+		WHERE b.workspace_id = ? AND b.build_number IN (?, ?) ORDER BY p.name`, n, workspaceID, n, n-1).Scan(ctx, &rows)
+	if err != nil {
+		return nil, nil, wrap("get workspace build parameters", err)
+	}
+	for _, r := range rows {
+		if r.Current {
+			current = append(current, r.WorkspaceBuildParameter)
+		} else {
+			previous = append(previous, r.WorkspaceBuildParameter)
+		}
+	}
+	return current, previous, nil
+}
+
 // IsFavorite reports whether a user marked a workspace as a favorite.
 func (s *Store) IsFavorite(ctx context.Context, userID, workspaceID uuid.UUID) (bool, error) {
 	ok, err := s.db.NewSelect().Table("workspace_favorites").Where("user_id = ?", userID).
