@@ -58,7 +58,7 @@ type JobFacts struct {
 	Reason              string        `bun:"reason"`
 }
 
-// jobFactsQuery reads the facts of the job j with id = ?, which must also
+// jobFactsQuery reads the facts of the job j with id = $1, which must also
 // meet the conditions appended to it.
 const jobFactsQuery = `SELECT j.id AS job_id, j.type AS job_type, j.task_queue, j.organization_id, j.initiator_id, j.tags,
 	o.name AS organization_name, u.username AS initiator_name,
@@ -75,12 +75,12 @@ const jobFactsQuery = `SELECT j.id AS job_id, j.type AS job_type, j.task_queue, 
 	LEFT JOIN users ow ON ow.id = w.owner_id
 	LEFT JOIN template_versions v ON v.id = coalesce(b.template_version_id, (j.input->>'template_version_id')::uuid)
 	LEFT JOIN templates t ON t.id = v.template_id
-	WHERE j.id = ?`
+	WHERE j.id = $1`
 
 // GetJobFacts returns the facts a job's workflow start carries.
 func (s *Store) GetJobFacts(ctx context.Context, jobID uuid.UUID) (*JobFacts, error) {
 	f := new(JobFacts)
-	err := s.db.NewRaw(jobFactsQuery, jobID).Scan(ctx, f)
+	err := s.queryPrepared(ctx, f, jobFactsQuery, jobID)
 	return f, wrap("get job facts", err)
 }
 
@@ -98,20 +98,22 @@ var errSkipDispatch = errors.New("job needs no dispatch")
 // another queue). The lock takes no row lock and writes nothing, so the
 // transaction costs no commit; RunJob's claim records the start.
 func (s *Store) DispatchJob(ctx context.Context, jobID uuid.UUID, queue string, restart bool, start func(*JobFacts) error) (bool, error) {
-	cond := ` AND j.task_queue = ? AND j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL`
+	cond := ` AND j.task_queue = $2 AND j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL`
 	if !restart {
 		cond += ` AND j.workflow_started_at IS NULL`
 	}
 	err := s.InTx(ctx, func(tx *Store) error {
-		var locked bool
-		if err := tx.db.NewRaw("SELECT pg_try_advisory_xact_lock(?)", dispatchLockKey(jobID)).Scan(ctx, &locked); err != nil {
+		var locked struct {
+			OK bool `bun:"ok"`
+		}
+		if err := tx.queryPrepared(ctx, &locked, `SELECT pg_try_advisory_xact_lock($1) AS ok`, dispatchLockKey(jobID)); err != nil {
 			return wrap("lock job for dispatch", err)
 		}
-		if !locked {
+		if !locked.OK {
 			return errSkipDispatch
 		}
 		f := new(JobFacts)
-		err := tx.db.NewRaw(jobFactsQuery+cond, jobID, queue).Scan(ctx, f)
+		err := tx.queryPrepared(ctx, f, jobFactsQuery+cond, jobID, queue)
 		if err != nil {
 			err = wrap("get job facts", err)
 			if errors.Is(err, ErrNotFound) {

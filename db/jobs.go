@@ -78,29 +78,16 @@ type Claim struct {
 // returns ErrJobBusy while another worker's claim is live, and ErrNotFound
 // when the job cannot be claimed at all.
 func (s *Store) ClaimJob(ctx context.Context, id uuid.UUID, c Claim) (*ProvisionerJob, error) {
-	now := Now()
 	j := new(ProvisionerJob)
-	q := s.db.NewUpdate().Model(j).
-		Set("started_at = coalesce(started_at, ?)", now).
-		Set("updated_at = ?", now).
-		Set("attempts = attempts + CASE WHEN worker_id IS NOT DISTINCT FROM ? THEN 0 ELSE 1 END", c.WorkerID).
-		Set("worker_id = ?", c.WorkerID).
-		Set("workflow_started_at = coalesce(workflow_started_at, ?)", now).
-		Where("id = ?", id).
-		Where("completed_at IS NULL").
-		Where("canceled_at IS NULL").
-		WhereGroup(" AND ", func(q *bun.UpdateQuery) *bun.UpdateQuery {
-			q = q.Where("started_at IS NULL").WhereOr("worker_id = ?", c.WorkerID)
-			if !c.StaleBefore.IsZero() {
-				q = q.WhereOr("updated_at < ?", c.StaleBefore)
-			}
-			return q
-		})
-	if c.TaskQueue != "" {
-		q = q.Where("task_queue = ?", c.TaskQueue)
-	}
-	_, err := q.Returning("*").Exec(ctx)
-	if err != nil {
+	err := s.queryPrepared(ctx, j, `UPDATE provisioner_jobs SET
+		started_at = coalesce(started_at, $1), updated_at = $1,
+		attempts = attempts + CASE WHEN worker_id IS NOT DISTINCT FROM $2 THEN 0 ELSE 1 END,
+		worker_id = $2, workflow_started_at = coalesce(workflow_started_at, $1)
+		WHERE id = $3 AND completed_at IS NULL AND canceled_at IS NULL
+		AND (started_at IS NULL OR worker_id = $2 OR updated_at < $4)
+		AND ($5 = '' OR task_queue = $5)
+		RETURNING *`, Now(), c.WorkerID, id, c.StaleBefore, c.TaskQueue)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, wrap("claim provisioner job", err)
 	}
 	if j.ID == uuid.Nil {
@@ -136,15 +123,18 @@ const (
 // TouchJob records liveness of a running job claimed by workerID and
 // reports whether it should go on.
 func (s *Store) TouchJob(ctx context.Context, id, workerID uuid.UUID) (Touch, error) {
-	var canceledAt, completedAt *time.Time
-	err := s.db.NewRaw(`UPDATE provisioner_jobs SET updated_at = ? WHERE id = ? AND worker_id = ? RETURNING canceled_at, completed_at`,
-		Now(), id, workerID).Scan(ctx, &canceledAt, &completedAt)
+	var row struct {
+		CanceledAt  *time.Time `bun:"canceled_at"`
+		CompletedAt *time.Time `bun:"completed_at"`
+	}
+	err := s.queryPrepared(ctx, &row, `UPDATE provisioner_jobs SET updated_at = $1 WHERE id = $2 AND worker_id = $3
+		RETURNING canceled_at, completed_at`, Now(), id, workerID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return TouchLost, nil
 	case err != nil:
 		return TouchRunning, wrap("touch provisioner job", err)
-	case canceledAt != nil || completedAt != nil:
+	case row.CanceledAt != nil || row.CompletedAt != nil:
 		return TouchStop, nil
 	}
 	return TouchRunning, nil
@@ -154,7 +144,7 @@ func (s *Store) TouchJob(ctx context.Context, id, workerID uuid.UUID) (Touch, er
 // it first, so log IDs of one job commit in increasing order.
 func (s *Store) lockJob(ctx context.Context, id uuid.UUID) (*ProvisionerJob, error) {
 	j := new(ProvisionerJob)
-	err := s.selectJobs(j).Where("id = ?", id).For("UPDATE").Scan(ctx)
+	err := s.queryPrepared(ctx, j, `SELECT * FROM provisioner_jobs WHERE id = $1 FOR UPDATE`, id)
 	return j, wrap("lock provisioner job", err)
 }
 
@@ -164,7 +154,7 @@ func (s *Store) notify(ctx context.Context, ev JobEvent) error {
 	if err != nil {
 		return fmt.Errorf("encode job event: %w", err)
 	}
-	_, err = s.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", JobEventsChannel, string(b))
+	_, err = s.execPrepared(ctx, `SELECT pg_notify($1, $2)`, JobEventsChannel, string(b))
 	return wrap("notify job event", err)
 }
 
@@ -215,9 +205,8 @@ func (s *Store) appendLogs(ctx context.Context, j *ProvisionerJob, logs []Provis
 		return 0, wrap("insert provisioner job logs", err)
 	}
 	last := keep[len(keep)-1].ID
-	if _, err := s.db.NewUpdate().Model((*ProvisionerJob)(nil)).
-		Set("logs_length = ?", length).Set("logs_overflowed = ?", overflowed).Set("updated_at = ?", Now()).
-		Where("id = ?", j.ID).Exec(ctx); err != nil {
+	if _, err := s.execPrepared(ctx, `UPDATE provisioner_jobs SET logs_length = $1, logs_overflowed = $2, updated_at = $3 WHERE id = $4`,
+		length, overflowed, Now(), j.ID); err != nil {
 		return 0, wrap("update log length", err)
 	}
 	j.LogsLength, j.LogsOverflowed = length, overflowed
@@ -284,15 +273,9 @@ func (s *Store) CompleteJob(ctx context.Context, jobID uuid.UUID, c Completion) 
 				return err
 			}
 		}
-		now := Now()
-		if _, err := tx.db.NewUpdate().Model((*ProvisionerJob)(nil)).
-			Set("completed_at = ?", now).
-			Set("started_at = coalesce(started_at, ?)", now).
-			Set("updated_at = ?", now).
-			Set("error = ?", c.Error).
-			Set("error_code = ?", c.ErrorCode).
-			Set("canceled_at = CASE WHEN ? THEN coalesce(canceled_at, ?) ELSE canceled_at END", c.Canceled, now).
-			Where("id = ?", jobID).Exec(ctx); err != nil {
+		if _, err := tx.execPrepared(ctx, `UPDATE provisioner_jobs SET completed_at = $1, started_at = coalesce(started_at, $1),
+			updated_at = $1, error = $2, error_code = $3, canceled_at = CASE WHEN $4 THEN coalesce(canceled_at, $1) ELSE canceled_at END
+			WHERE id = $5`, Now(), c.Error, c.ErrorCode, c.Canceled, jobID); err != nil {
 			return wrap("complete provisioner job", err)
 		}
 		done = true

@@ -10,35 +10,101 @@ import (
 )
 
 // preparer holds server-side prepared statements for the hottest queries
-// (what clients poll every few milliseconds, and the session check of
-// every request). bun sends its queries as text with their arguments
-// inlined, so PostgreSQL plans each one anew, and a query joining a few
-// tables costs more to plan than to run; a prepared statement is planned
-// once per connection. database/sql prepares it on each connection of the
-// pool as it is first used there.
+// (what clients poll every few milliseconds, the session check of every
+// request, a job's claim and completion). bun sends its queries as text
+// with their arguments inlined, so PostgreSQL plans each one anew, and a
+// query joining a few tables costs more to plan than to run; a prepared
+// statement is planned once per connection. database/sql prepares it on
+// each connection of the pool as it is first used there.
 type preparer struct {
-	db    *bun.DB
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
-	cols  map[reflect.Type]string // select lists of views (Store.columns)
+	db        *bun.DB
+	mu        sync.Mutex
+	stmts     map[string]*sql.Stmt
+	preparing map[string]bool         // background preparations under way
+	cols      map[reflect.Type]string // select lists of views (Store.columns)
 }
 
 func newPreparer(db *bun.DB) *preparer {
-	return &preparer{db: db, stmts: map[string]*sql.Stmt{}, cols: map[reflect.Type]string{}}
+	return &preparer{db: db, stmts: map[string]*sql.Stmt{}, preparing: map[string]bool{}, cols: map[reflect.Type]string{}}
 }
 
-func (p *preparer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+// stmt returns the statement of a query, preparing it on first use. In a
+// transaction (inTx) it never waits for a preparation: that needs a
+// connection of the pool, which transactions waiting for it may all hold.
+// It returns nil then, and prepares the statement in the background for
+// later calls.
+func (p *preparer) stmt(ctx context.Context, query string, inTx bool) (*sql.Stmt, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if st, ok := p.stmts[query]; ok {
-		return st, nil
+	st, ok := p.stmts[query]
+	background := inTx && !ok && !p.preparing[query]
+	if background {
+		p.preparing[query] = true
 	}
+	p.mu.Unlock()
+	switch {
+	case ok:
+		return st, nil
+	case inTx:
+		if background {
+			go func() {
+				_, _ = p.prepare(context.Background(), query)
+				p.mu.Lock()
+				delete(p.preparing, query)
+				p.mu.Unlock()
+			}()
+		}
+		return nil, nil
+	}
+	return p.prepare(ctx, query)
+}
+
+// prepare prepares a query and keeps its statement, unless another
+// goroutine did first.
+func (p *preparer) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 	st, err := p.db.DB.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	p.stmts[query] = st
+	p.mu.Lock()
+	prev, ok := p.stmts[query]
+	if !ok {
+		p.stmts[query] = st
+	}
+	p.mu.Unlock()
+	if ok {
+		// Closing may wait for a connection's lock: never under p.mu,
+		// which transactions holding connections may be waiting for.
+		_ = st.Close()
+		return prev, nil
+	}
 	return st, nil
+}
+
+// prepared returns the statement of a query (in the Store's transaction if
+// it is one), or nil when the query is to run unprepared this time.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	tx, inTx := s.db.(bun.Tx)
+	st, err := s.prep.stmt(ctx, query, inTx)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	if inTx {
+		st = tx.StmtContext(ctx, st)
+	}
+	return st, nil
+}
+
+// execPrepared runs a statement written with $1, $2… placeholders as a
+// prepared statement.
+func (s *Store) execPrepared(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return s.sqlConn().ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 // queryPrepared runs a query written with $1, $2… placeholders as a
@@ -46,14 +112,16 @@ func (p *preparer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // struct takes the first row (sql.ErrNoRows when there is none), a slice
 // every row.
 func (s *Store) queryPrepared(ctx context.Context, dest any, query string, args ...any) error {
-	st, err := s.prep.stmt(ctx, query)
+	st, err := s.prepared(ctx, query)
 	if err != nil {
 		return err
 	}
-	if tx, ok := s.db.(bun.Tx); ok {
-		st = tx.StmtContext(ctx, st)
+	var rows *sql.Rows
+	if st == nil {
+		rows, err = s.sqlConn().QueryContext(ctx, query, args...)
+	} else {
+		rows, err = st.QueryContext(ctx, args...)
 	}
-	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return err
 	}
@@ -71,4 +139,17 @@ func (s *Store) queryPrepared(ctx context.Context, dest any, query string, args 
 		return err
 	}
 	return rows.Close()
+}
+
+// sqlConn is the Store's database or transaction below bun, whose
+// formatter would not fill $n placeholders (pgdriver sends their arguments
+// inline, as bun does).
+func (s *Store) sqlConn() interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+} {
+	if tx, ok := s.db.(bun.Tx); ok {
+		return tx.Tx
+	}
+	return s.prep.db.DB
 }

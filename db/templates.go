@@ -363,9 +363,9 @@ type VersionFacts struct {
 // user in one query.
 func (s *Store) GetVersionFacts(ctx context.Context, versionID, userID uuid.UUID) (*VersionFacts, error) {
 	f := new(VersionFacts)
-	err := s.db.NewRaw(`SELECT v.name AS version_name, v.template_id, coalesce(t.name, '') AS template_name,
+	err := s.queryPrepared(ctx, f, `SELECT v.name AS version_name, v.template_id, coalesce(t.name, '') AS template_name,
 		u.username, u.name, u.email
-		FROM template_versions v LEFT JOIN templates t ON t.id = v.template_id JOIN users u ON u.id = ?
-		WHERE v.id = ?`, userID, versionID).Scan(ctx, f)
+		FROM template_versions v LEFT JOIN templates t ON t.id = v.template_id JOIN users u ON u.id = $1
+		WHERE v.id = $2`, userID, versionID)
 	return f, wrap("get version facts", err)
 }

@@ -170,7 +170,7 @@ func (s *Store) InsertFile(ctx context.Context, f *File) (*File, bool, error) {
 // GetFileByID returns a file with its data.
 func (s *Store) GetFileByID(ctx context.Context, id uuid.UUID) (*File, error) {
 	f := new(File)
-	err := s.db.NewSelect().Model(f).Where("id = ?", id).Scan(ctx)
+	err := s.queryPrepared(ctx, f, `SELECT * FROM files WHERE id = $1`, id)
 	return f, wrap("get file", err)
 }
 
