@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -43,6 +44,16 @@ type Options struct {
 	MaxFileSize int64
 	// ShutdownCtx ends long-lived streams when the server stops.
 	ShutdownCtx context.Context
+	// MaxTokenLifetime caps the lifetime of tokens users create (default
+	// Coder's: 100 years and 25 days); MaxAdminTokenLifetime that of site
+	// owners' tokens (default 7 days); DefaultTokenLifetime is a token's
+	// lifetime when the request names none (default 7 days).
+	MaxTokenLifetime      time.Duration
+	MaxAdminTokenLifetime time.Duration
+	DefaultTokenLifetime  time.Duration
+	// AllowWorkspaceRenames lets owners rename workspaces (default off, as
+	// in Coder).
+	AllowWorkspaceRenames bool
 }
 
 // API serves /api/v2.
@@ -71,6 +82,15 @@ func New(opts Options) (*API, error) {
 	}
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = 100 << 20
+	}
+	if opts.MaxTokenLifetime <= 0 {
+		opts.MaxTokenLifetime = (100*365 + 25) * 24 * time.Hour
+	}
+	if opts.MaxAdminTokenLifetime <= 0 {
+		opts.MaxAdminTokenLifetime = 7 * 24 * time.Hour
+	}
+	if opts.DefaultTokenLifetime <= 0 {
+		opts.DefaultTokenLifetime = 7 * 24 * time.Hour
 	}
 	if opts.ShutdownCtx == nil {
 		opts.ShutdownCtx = context.Background()
@@ -130,12 +150,32 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.POST("/users", a.h(a.createUser))
 	auth.GET("/users/:user", a.h(a.user))
 	auth.GET("/users/:user/organizations", a.h(a.userOrganizations))
+	auth.GET("/users", a.h(a.users))
+	auth.GET("/users/roles", a.h(a.assignableSiteRoles))
+	auth.DELETE("/users/:user", a.h(a.deleteUser))
+	auth.PUT("/users/:user/status/suspend", a.h(a.suspendUser))
+	auth.PUT("/users/:user/status/activate", a.h(a.activateUser))
+	auth.PUT("/users/:user/password", a.h(a.putUserPassword))
+	auth.GET("/users/:user/roles", a.h(a.userRoles))
+	auth.PUT("/users/:user/roles", a.h(a.putUserRoles))
 	auth.POST("/users/:user/keys", a.h(a.createAPIKey))
+	auth.POST("/users/:user/keys/tokens", a.h(a.postToken))
+	auth.GET("/users/:user/keys/tokens", a.h(a.tokens))
+	auth.GET("/users/:user/keys/tokens/tokenconfig", a.h(a.tokenConfig))
+	auth.GET("/users/:user/keys/tokens/:keyname", a.h(a.apiKeyByName))
+	auth.GET("/users/:user/keys/:keyid", a.h(a.apiKeyByID))
+	auth.DELETE("/users/:user/keys/:keyid", a.h(a.deleteAPIKey))
 	auth.GET("/users/:user/quiet-hours", a.h(a.userQuietHours))
 	auth.PUT("/users/:user/quiet-hours", a.h(a.putUserQuietHours))
 
 	auth.GET("/organizations/:organization", a.h(a.organization))
 	auth.GET("/organizations/:organization/provisionerdaemons", a.h(a.provisionerDaemons))
+	auth.GET("/organizations/:organization/members", a.h(a.organizationMembers))
+	auth.GET("/organizations/:organization/members/", a.h(a.organizationMembers))
+	auth.GET("/organizations/:organization/members/roles", a.h(a.assignableOrgRoles))
+	auth.POST("/organizations/:organization/members/:user", a.h(a.postOrganizationMember))
+	auth.DELETE("/organizations/:organization/members/:user", a.h(a.deleteOrganizationMember))
+	auth.PUT("/organizations/:organization/members/:user/roles", a.h(a.putMemberRoles))
 	auth.POST("/organizations/:organization/templateversions", a.h(a.createTemplateVersion))
 	auth.POST("/organizations/:organization/templates", a.h(a.createTemplate))
 	auth.GET("/organizations/:organization/templates", a.h(a.templatesByOrganization))
