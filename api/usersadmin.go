@@ -10,8 +10,8 @@ import (
 
 	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/api/httpmw"
-	"github.com/berth-dev/berth/api/search"
 	"github.com/berth-dev/berth/api/sdk"
+	"github.com/berth-dev/berth/api/search"
 	"github.com/berth-dev/berth/db"
 )
 
@@ -87,8 +87,8 @@ func (a *API) manageableUserParam(c *gin.Context) (*db.User, error) {
 	return u, nil
 }
 
-func (a *API) suspendUser(c *gin.Context) error   { return a.putUserStatus(c, db.UserStatusSuspended) }
-func (a *API) activateUser(c *gin.Context) error  { return a.putUserStatus(c, db.UserStatusActive) }
+func (a *API) suspendUser(c *gin.Context) error  { return a.putUserStatus(c, db.UserStatusSuspended) }
+func (a *API) activateUser(c *gin.Context) error { return a.putUserStatus(c, db.UserStatusActive) }
 func (a *API) writeUser(c *gin.Context, u *db.User) error {
 	orgs, err := a.store.GetOrganizationIDsByUser(c.Request.Context(), u.ID)
 	if err != nil {
