@@ -54,6 +54,13 @@ type Options struct {
 	// AllowWorkspaceRenames lets owners rename workspaces (default off, as
 	// in Coder).
 	AllowWorkspaceRenames bool
+	// HTTPAddress, AutobuildPollInterval, DefaultQuietHoursSchedule and
+	// RateLimitAPI (requests a minute, 0: none) are only reported by
+	// GET /deployment/config.
+	HTTPAddress               string
+	AutobuildPollInterval     time.Duration
+	DefaultQuietHoursSchedule string
+	RateLimitAPI              int64
 }
 
 // API serves /api/v2.
@@ -170,6 +177,8 @@ func (a *API) routes(r *gin.RouterGroup) {
 
 	auth.GET("/organizations/:organization", a.h(a.organization))
 	auth.GET("/organizations/:organization/provisionerdaemons", a.h(a.provisionerDaemons))
+	auth.GET("/organizations/:organization/provisionerjobs", a.h(a.provisionerJobs))
+	auth.GET("/organizations/:organization/provisionerjobs/:job", a.h(a.provisionerJob))
 	auth.GET("/organizations/:organization/members", a.h(a.organizationMembers))
 	auth.GET("/organizations/:organization/members/", a.h(a.organizationMembers))
 	auth.GET("/organizations/:organization/members/roles", a.h(a.assignableOrgRoles))
@@ -180,6 +189,7 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.POST("/organizations/:organization/templates", a.h(a.createTemplate))
 	auth.GET("/organizations/:organization/templates", a.h(a.templatesByOrganization))
 	auth.GET("/organizations/:organization/templates/:templatename", a.h(a.templateByName))
+	auth.GET("/organizations/:organization/templates/:templatename/versions/:templateversionname", a.h(a.templateVersionByOrgTemplateAndName))
 
 	auth.POST("/organizations/:organization/members/:user/workspaces", a.h(a.createWorkspaceInOrganization))
 	auth.POST("/users/:user/workspaces", a.h(a.createUserWorkspace))
@@ -208,6 +218,8 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/workspaces/:workspace/timings", a.h(a.workspaceTimings))
 	auth.POST("/workspaces/:workspace/usage", a.h(a.postWorkspaceUsage))
 
+	auth.GET("/deployment/config", a.h(a.deploymentConfig))
+
 	auth.POST("/files", a.h(a.uploadFile))
 	auth.GET("/files/:fileID", a.h(a.downloadFile))
 
@@ -218,6 +230,7 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/templates/:template/daus", a.h(a.templateDAUs))
 	auth.GET("/templates/:template/versions", a.h(a.templateVersionsByTemplate))
 	auth.PATCH("/templates/:template/versions", a.h(a.setActiveTemplateVersion))
+	auth.POST("/templates/:template/versions/archive", a.h(a.archiveTemplateVersions))
 	auth.GET("/templates/:template/versions/:templateversionname", a.h(a.templateVersionByName))
 
 	auth.GET("/templateversions/:templateversion", a.h(a.templateVersion))
@@ -229,6 +242,8 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/templateversions/:templateversion/dry-run/:jobID/resources", a.h(a.templateVersionDryRunResources))
 	auth.GET("/templateversions/:templateversion/dry-run/:jobID/matched-provisioners", a.h(a.templateVersionDryRunMatchedProvisioners))
 	auth.PATCH("/templateversions/:templateversion/cancel", a.h(a.cancelTemplateVersion))
+	auth.POST("/templateversions/:templateversion/archive", a.h(a.archiveTemplateVersion))
+	auth.POST("/templateversions/:templateversion/unarchive", a.h(a.unarchiveTemplateVersion))
 	auth.GET("/templateversions/:templateversion/logs", a.h(a.templateVersionLogs))
 	auth.GET("/templateversions/:templateversion/resources", a.h(a.templateVersionResources))
 	auth.GET("/templateversions/:templateversion/rich-parameters", a.h(a.templateVersionRichParameters))

@@ -91,6 +91,10 @@ func (a *API) workspaceTemplate(c *gin.Context, req sdk.CreateWorkspaceRequest) 
 		if err != nil {
 			return nil, nil, err
 		}
+		if version.Archived {
+			return nil, nil, httpapi.BadRequest("Archived template versions cannot be used to make a workspace.").
+				WithValidation("template_version_id", "template version archived")
+		}
 		if req.TemplateID != uuid.Nil && req.TemplateID != version.TemplateID.UUID {
 			return nil, nil, httpapi.BadRequest("Template ID must match template version's template ID.")
 		}

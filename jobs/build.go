@@ -117,6 +117,9 @@ func (c *Creator) Build(ctx context.Context, r BuildRequest) (*Build, error) {
 		if !version.TemplateID.Valid || version.TemplateID.UUID != tpl.ID {
 			return nil, ErrVersionMismatch
 		}
+		if version.Archived {
+			return nil, ErrVersionArchived
+		}
 	} else {
 		latest, err := c.store.GetLatestWorkspaceBuild(ctx, ws.ID)
 		if err != nil {
