@@ -206,6 +206,7 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/workspacebuilds/:workspacebuild/resources", a.h(a.workspaceBuildResources))
 	auth.GET("/workspacebuilds/:workspacebuild/parameters", a.h(a.workspaceBuildParameters))
 	auth.GET("/workspacebuilds/:workspacebuild/state", a.h(a.workspaceBuildState))
+	auth.PUT("/workspacebuilds/:workspacebuild/state", a.h(a.putWorkspaceBuildState))
 	auth.PATCH("/workspaces/:workspace", a.h(a.patchWorkspace))
 	auth.PUT("/workspaces/:workspace/autostart", a.h(a.putWorkspaceAutostart))
 	auth.PUT("/workspaces/:workspace/autoupdates", a.h(a.putWorkspaceAutoupdates))

@@ -303,9 +303,30 @@ func (a *API) workspaceBuildState(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if !httpmw.ActorFrom(c).IsOwner() {
+	if requireTemplateAdmin(c) != nil {
 		return httpapi.NotFound()
 	}
 	c.Data(http.StatusOK, "application/octet-stream", b.ProvisionerState)
+	return nil
+}
+
+// putWorkspaceBuildState stores pushed state on a build: template admins
+// only, everyone else who may read the workspace gets the one 404.
+func (a *API) putWorkspaceBuildState(c *gin.Context) error {
+	b, _, err := a.workspaceBuildParam(c)
+	if err != nil {
+		return err
+	}
+	if requireTemplateAdmin(c) != nil {
+		return httpapi.NotFound()
+	}
+	var req sdk.UpdateWorkspaceBuildStateRequest
+	if err := httpapi.Read(c, &req); err != nil {
+		return err
+	}
+	if err := a.store.UpdateWorkspaceBuildState(c.Request.Context(), b.ID, req.State); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
 	return nil
 }

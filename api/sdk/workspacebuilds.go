@@ -214,3 +214,15 @@ func (c *Client) WorkspaceBuildLogsAfter(ctx context.Context, id uuid.UUID, afte
 func (c *Client) WorkspaceBuildLogsFollow(ctx context.Context, id uuid.UUID, after int64) (<-chan ProvisionerJobLog, io.Closer, error) {
 	return followLogs(ctx, c, buildPath(id, "/logs"), after)
 }
+
+// UpdateWorkspaceBuildStateRequest is the body of
+// PUT /workspacebuilds/{build}/state (the state travels base64-encoded).
+type UpdateWorkspaceBuildStateRequest struct {
+	State []byte `json:"state"`
+}
+
+// UpdateWorkspaceBuildState calls PUT /api/v2/workspacebuilds/{build}/state (204).
+func (c *Client) UpdateWorkspaceBuildState(ctx context.Context, build uuid.UUID, state []byte) error {
+	return exec(ctx, c, http.MethodPut, "/api/v2/workspacebuilds/"+build.String()+"/state",
+		UpdateWorkspaceBuildStateRequest{State: state}, noContent)
+}
