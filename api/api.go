@@ -251,6 +251,6 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/templateversions/:templateversion/variables", a.h(a.templateVersionVariables))
 	auth.GET("/templateversions/:templateversion/schema", a.h(a.emptyList))
 	auth.GET("/templateversions/:templateversion/external-auth", a.h(a.templateVersionExternalAuth))
-	auth.GET("/templateversions/:templateversion/presets", a.h(a.emptyList))
+	auth.GET("/templateversions/:templateversion/presets", a.h(a.templateVersionPresets))
 	auth.GET("/templateversions/:templateversion/parameters", a.h(a.emptyList))
 }

@@ -109,8 +109,9 @@ func (a *API) createWorkspaceBuild(c *gin.Context) error {
 	actor := httpmw.ActorFrom(c)
 	b, err := a.jobs.Build(ctx, jobs.BuildRequest{
 		Workspace: ws, VersionID: req.TemplateVersionID, Transition: string(req.Transition), Reason: string(req.Reason),
-		Initiator: actor.User, Admin: actor.IsOwner(), Parameters: parameterValues(req.RichParameterValues),
-		State: req.ProvisionerState, Orphan: req.Orphan, LogLevel: string(req.LogLevel),
+		Initiator: actor.User, Admin: requireTemplateAdmin(c) == nil, Parameters: parameterValues(req.RichParameterValues),
+		PresetID: req.TemplateVersionPresetID,
+		State:    req.ProvisionerState, Orphan: req.Orphan, LogLevel: string(req.LogLevel),
 	})
 	if err != nil {
 		return jobError(err)

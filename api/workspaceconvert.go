@@ -64,6 +64,10 @@ func convertBuild(b *db.WorkspaceBuild, v buildView) sdk.WorkspaceBuild {
 		Deadline: b.Deadline, Status: workspaceStatus(v.job.Status, b.Transition),
 		DailyCost: b.DailyCost, MatchedProvisioners: matchedProvisioners(v.queue),
 	}
+	if b.TemplateVersionPresetID.Valid {
+		id := b.TemplateVersionPresetID.UUID
+		out.TemplateVersionPresetID = &id
+	}
 	if v.job.Status == db.JobSucceeded {
 		// A start's max deadline is planned when it is created and holds
 		// once it succeeded.

@@ -63,7 +63,7 @@ func (a *API) createWorkspace(c *gin.Context, org *db.Organization, owner *db.Us
 	ws, _, err := a.jobs.CreateWorkspace(ctx, jobs.WorkspaceRequest{
 		Owner: owner, Template: tpl, Version: version, Name: req.Name, TTLMillis: req.TTLMillis,
 		AutostartSchedule: req.AutostartSchedule, AutomaticUpdates: string(req.AutomaticUpdates),
-		Parameters: parameterValues(req.RichParameterValues), Initiator: actor.User,
+		Parameters: parameterValues(req.RichParameterValues), PresetID: req.TemplateVersionPresetID, Initiator: actor.User,
 	})
 	if err != nil {
 		return jobError(err)

@@ -159,12 +159,15 @@ type PresetParameter struct {
 
 // Preset is a named set of parameter values of a version.
 type Preset struct {
-	ID          uuid.UUID         `json:"ID"`
-	Name        string            `json:"Name"`
-	Parameters  []PresetParameter `json:"Parameters"`
-	Default     bool              `json:"Default"`
-	Description string            `json:"Description"`
-	Icon        string            `json:"Icon"`
+	ID         uuid.UUID         `json:"ID"`
+	Name       string            `json:"Name"`
+	Parameters []PresetParameter `json:"Parameters"`
+	Default    bool              `json:"Default"`
+	// DesiredPrebuildInstances is the prebuild count the template asks
+	// for, or null (berth builds no prebuilt workspaces).
+	DesiredPrebuildInstances *int   `json:"DesiredPrebuildInstances"`
+	Description              string `json:"Description"`
+	Icon                     string `json:"Icon"`
 }
 
 // CreateTemplateVersionDryRunRequest is the body of

@@ -98,6 +98,8 @@ type WorkspaceBuild struct {
 	MaxDeadline *time.Time      `json:"max_deadline"`
 	Status      WorkspaceStatus `json:"status"`
 	DailyCost   int32           `json:"daily_cost"`
+	// TemplateVersionPresetID is the preset the build used, or null.
+	TemplateVersionPresetID *uuid.UUID `json:"template_version_preset_id"`
 	// MatchedProvisioners is sent on every build.
 	MatchedProvisioners *MatchedProvisioners `json:"matched_provisioners,omitempty"`
 }
@@ -110,10 +112,12 @@ type CreateWorkspaceBuildRequest struct {
 	// ProvisionerState replaces the build state (template admins only).
 	ProvisionerState []byte `json:"state,omitempty"`
 	// Orphan deletes without running the provisioner (delete only).
-	Orphan              bool                       `json:"orphan,omitempty"`
-	RichParameterValues []WorkspaceBuildParameter  `json:"rich_parameter_values,omitempty"`
-	LogLevel            LogLevel                   `json:"log_level,omitempty"`
-	Reason              CreateWorkspaceBuildReason `json:"reason,omitempty" validate:"omitempty,oneof=dashboard cli ssh_connection vscode_connection jetbrains_connection"`
+	Orphan              bool                      `json:"orphan,omitempty"`
+	RichParameterValues []WorkspaceBuildParameter `json:"rich_parameter_values,omitempty"`
+	// TemplateVersionPresetID is the preset whose values the build uses.
+	TemplateVersionPresetID uuid.UUID                  `json:"template_version_preset_id,omitzero"`
+	LogLevel                LogLevel                   `json:"log_level,omitempty"`
+	Reason                  CreateWorkspaceBuildReason `json:"reason,omitempty" validate:"omitempty,oneof=dashboard cli ssh_connection vscode_connection jetbrains_connection"`
 }
 
 // CancelWorkspaceBuildStatus is the status a cancel may require.
