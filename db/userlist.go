@@ -41,7 +41,7 @@ type userListRow struct {
 // how many users match the filter before paging, in one query.
 func (s *Store) ListUsers(ctx context.Context, f UserListFilter) ([]*User, int, error) {
 	var rows []userListRow
-	q := s.db.NewSelect().Model(&rows).ColumnExpr("u.*").ColumnExpr("count(*) OVER () AS total_count").
+	q := s.db.NewSelect().Model(&rows).ModelTableExpr("users AS u").ColumnExpr("u.*").ColumnExpr("count(*) OVER () AS total_count").
 		Where("NOT u.deleted")
 	if f.OnlyID.Valid {
 		q = q.Where("u.id = ?", f.OnlyID.UUID)
