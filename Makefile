@@ -85,7 +85,7 @@ $(BIN)/temporal-server: tools/temporal-server/go.mod tools/temporal-server/go.su
 # pinned version, as a release build does.
 CODER_CLI_VERSION = $(shell $(GO) list -C tools/coder -m -f '{{.Version}}' github.com/coder/coder/v2)
 $(BIN)/coder: tools/coder/go.mod tools/coder/go.sum # ~10-14 min cold on 2 cores, ~1 min from the build cache
-	$(GO) build -C tools/coder -ldflags '-X github.com/coder/coder/v2/buildinfo.tag=$(CODER_CLI_VERSION)' \
+	$(GO) build -C tools/coder -ldflags '-X github.com/coder/coder/v2/buildinfo.tag=$(CODER_CLI_VERSION:v%=%)' \
 		-o $@ github.com/coder/coder/v2/cmd/coder
 
 $(BIN)/terraform: tools/terraform/go.mod tools/terraform/go.sum # ~1.5 min cold

@@ -106,7 +106,7 @@ func convertAPIKey(k *db.APIKey) sdk.APIKey {
 		UpdatedAt: k.UpdatedAt, LoginType: sdk.LoginType(k.LoginType),
 		Scope: sdk.APIKeyScopeAll, Scopes: []sdk.APIKeyScope{sdk.APIKeyScopeCoderAll},
 		TokenName: k.TokenName, LifetimeSeconds: k.LifetimeSeconds,
-		AllowList: []sdk.APIAllowListTarget{{Type: "*", ID: "*"}},
+		AllowList: []sdk.APIAllowListTarget{sdk.AllowAll},
 	}
 }
 

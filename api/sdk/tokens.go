@@ -18,11 +18,12 @@ const (
 	APIKeyScopeCoderAll APIKeyScope = "coder:all"
 )
 
-// APIAllowListTarget is one entry of a token's allow list.
-type APIAllowListTarget struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-}
+// APIAllowListTarget is one entry of a token's allow list; it travels as
+// the string "<type>:<id>", "*:*" allowing everything.
+type APIAllowListTarget string
+
+// AllowAll is the allow list entry of berth's tokens.
+const AllowAll APIAllowListTarget = "*:*"
 
 // APIKey describes a session or token (never its secret).
 type APIKey struct {
