@@ -161,6 +161,10 @@ func (a *API) putUserPassword(c *gin.Context) error {
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
 	}
+	// The session's user carries no password hash: read it.
+	if u, err = a.store.GetUserByID(c.Request.Context(), u.ID); err != nil {
+		return notFoundAs(err)
+	}
 	if u.LoginType != string(sdk.LoginTypePassword) {
 		return httpapi.BadRequest("Users without password login type cannot change their password.")
 	}
