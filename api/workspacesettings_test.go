@@ -581,7 +581,7 @@ func TestWorkspaceSettingsTimings(t *testing.T) {
 func TestWorkspaceSettingsAccess(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	d := berthtest.New(t, berthtest.Options{})
+	d := berthtest.New(t, berthtest.Options{API: api.Options{AllowWorkspaceRenames: true}})
 	owner := d.CreateFirstUser(ctx)
 	c := owner.Client
 	tpl := settingsTemplate(ctx, t, owner, "access", workspaceSpec, 0)
@@ -671,7 +671,7 @@ func TestWorkspaceSettingsAccess(t *testing.T) {
 func TestWorkspaceSettingsWatch(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	d := berthtest.New(t, berthtest.Options{})
+	d := berthtest.New(t, berthtest.Options{API: api.Options{AllowWorkspaceRenames: true}})
 	owner := d.CreateFirstUser(ctx)
 	c := owner.Client
 	tpl := settingsTemplate(ctx, t, owner, "watch", workspaceSpec, 3600000)
