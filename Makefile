@@ -31,9 +31,9 @@ build:
 dev: build $(BIN)/temporal-server $(BIN)/temporal terraform
 	$(TF_ENV) $(BIN)/berth dev --temporal-server $(BIN)/temporal-server --temporal-cli $(BIN)/temporal
 
-## test: lint, then every test with the built Temporal CLI and server and berth binary
-test: lint build $(BIN)/temporal $(BIN)/temporal-server terraform
-	BERTH_BIN=$(BIN)/berth TEMPORAL_CLI=$(BIN)/temporal TEMPORAL_SERVER=$(BIN)/temporal-server $(TF_ENV) \
+## test: lint, then every test with the built Temporal CLI and server, the coder CLI and berth binary
+test: lint build $(BIN)/temporal $(BIN)/temporal-server $(BIN)/coder terraform
+	BERTH_BIN=$(BIN)/berth TEMPORAL_CLI=$(BIN)/temporal TEMPORAL_SERVER=$(BIN)/temporal-server CODER_CLI=$(BIN)/coder $(TF_ENV) \
 		$(GO) test -race -shuffle=on -count=1 -timeout 25m ./...
 
 ## lint: gofmt, go vet, workflowcheck, staticcheck
@@ -64,8 +64,8 @@ migrate-new: build
 terraform: $(TERRAFORM) $(CODER_PROVIDER)
 	@echo "terraform: $(TERRAFORM); provider mirror: $(TF_MIRROR)"
 
-## tools: bin/temporal, bin/temporal-server, bin/workflowcheck, bin/staticcheck, terraform (pinned in tools/*/go.mod)
-tools: $(BIN)/temporal $(BIN)/temporal-server $(BIN)/workflowcheck $(BIN)/staticcheck terraform
+## tools: bin/temporal, bin/temporal-server, bin/coder, bin/workflowcheck, bin/staticcheck, terraform (pinned in tools/*/go.mod)
+tools: $(BIN)/temporal $(BIN)/temporal-server $(BIN)/coder $(BIN)/workflowcheck $(BIN)/staticcheck terraform
 
 ## clean: remove bin/ (built binaries and tools; .dev/ state is kept)
 clean:
@@ -79,6 +79,14 @@ $(BIN)/temporal: tools/temporal/go.mod tools/temporal/go.sum # ~3.5 min cold
 # go.temporal.io/server and the UI server module (tools/temporal-server).
 $(BIN)/temporal-server: tools/temporal-server/go.mod tools/temporal-server/go.sum $(wildcard tools/temporal-server/*.go) # ~3 min cold
 	$(GO) build -C tools/temporal-server -o $@ .
+
+# The unmodified coder CLI (AGPL) that the CLI tests run as an external
+# program against berth; it never enters berth's own module. It reports the
+# pinned version, as a release build does.
+CODER_CLI_VERSION = $(shell $(GO) list -C tools/coder -m -f '{{.Version}}' github.com/coder/coder/v2)
+$(BIN)/coder: tools/coder/go.mod tools/coder/go.sum # ~10-14 min cold on 2 cores, ~1 min from the build cache
+	$(GO) build -C tools/coder -ldflags '-X github.com/coder/coder/v2/buildinfo.tag=$(CODER_CLI_VERSION:v%=%)' \
+		-o $@ github.com/coder/coder/v2/cmd/coder
 
 $(BIN)/terraform: tools/terraform/go.mod tools/terraform/go.sum # ~1.5 min cold
 	$(GO) build -C tools/terraform -o $@ github.com/hashicorp/terraform

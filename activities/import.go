@@ -104,6 +104,9 @@ func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, di
 	if err := uniqueParameters(start.Parameters); err != nil {
 		return nil, err
 	}
+	if err := checkPresets(start.Presets); err != nil {
+		return nil, err
+	}
 	r.enterStage(stageEphemeral)
 	stop, err := prov.Plan(ctx, dir, provisioner.PlanInput{
 		Transition: provisioner.TransitionStop, Workspace: meta, Variables: varValues, Parameters: map[string]string{},
@@ -123,6 +126,9 @@ func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, di
 			return err
 		}
 		if err := tx.ReplaceTemplateVersionParameters(ctx, versionID, params); err != nil {
+			return err
+		}
+		if err := tx.ReplaceTemplateVersionPresets(ctx, versionID, toPresets(versionID, start.Presets)); err != nil {
 			return err
 		}
 		auth, err := json.Marshal(nonNil(start.ExternalAuth))
@@ -209,6 +215,29 @@ func uniqueParameters(ps []provisioner.RichParameter) error {
 	return nil
 }
 
+// checkPresets applies Coder's preset rules whatever the provisioner:
+// unique names, at most one default.
+func checkPresets(ps []provisioner.Preset) error {
+	seen := map[string]bool{}
+	defaults := 0
+	for _, p := range ps {
+		if p.Name == "" {
+			return &provisioner.JobError{Message: "coder_workspace_preset has no name"}
+		}
+		if seen[p.Name] {
+			return &provisioner.JobError{Message: fmt.Sprintf("coder_workspace_preset names must be unique but %q appears multiple times", p.Name)}
+		}
+		seen[p.Name] = true
+		if p.Default {
+			defaults++
+		}
+	}
+	if defaults > 1 {
+		return &provisioner.JobError{Message: fmt.Sprintf("a maximum of 1 coder_workspace_preset can be marked as default, but %d are set", defaults)}
+	}
+	return nil
+}
+
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
@@ -278,6 +307,22 @@ func parseOrNewID(s string) uuid.UUID {
 		return id
 	}
 	return uuid.New()
+}
+
+// toPresets converts a plan's presets into rows, in the plan's order.
+func toPresets(versionID uuid.UUID, ps []provisioner.Preset) []db.TemplateVersionPreset {
+	out := make([]db.TemplateVersionPreset, 0, len(ps))
+	for i, p := range ps {
+		params := make([]db.ParameterValue, 0, len(p.Parameters))
+		for _, pp := range p.Parameters {
+			params = append(params, db.ParameterValue{Name: pp.Name, Value: pp.Value})
+		}
+		out = append(out, db.TemplateVersionPreset{
+			ID: uuid.New(), TemplateVersionID: versionID, Position: i, Name: p.Name, IsDefault: p.Default,
+			Description: p.Description, Icon: p.Icon, DesiredPrebuildInstances: p.PrebuildInstances, Parameters: params,
+		})
+	}
+	return out
 }
 
 func toParameters(versionID uuid.UUID, ps []provisioner.RichParameter) ([]db.TemplateVersionParameter, error) {

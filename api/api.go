@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -43,6 +44,23 @@ type Options struct {
 	MaxFileSize int64
 	// ShutdownCtx ends long-lived streams when the server stops.
 	ShutdownCtx context.Context
+	// MaxTokenLifetime caps the lifetime of tokens users create (default
+	// Coder's: 100 years and 25 days); MaxAdminTokenLifetime that of site
+	// owners' tokens (default 7 days); DefaultTokenLifetime is a token's
+	// lifetime when the request names none (default 7 days).
+	MaxTokenLifetime      time.Duration
+	MaxAdminTokenLifetime time.Duration
+	DefaultTokenLifetime  time.Duration
+	// AllowWorkspaceRenames lets owners rename workspaces (default off, as
+	// in Coder).
+	AllowWorkspaceRenames bool
+	// HTTPAddress, AutobuildPollInterval, DefaultQuietHoursSchedule and
+	// RateLimitAPI (requests a minute, 0: none) are only reported by
+	// GET /deployment/config.
+	HTTPAddress               string
+	AutobuildPollInterval     time.Duration
+	DefaultQuietHoursSchedule string
+	RateLimitAPI              int64
 }
 
 // API serves /api/v2.
@@ -71,6 +89,15 @@ func New(opts Options) (*API, error) {
 	}
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = 100 << 20
+	}
+	if opts.MaxTokenLifetime <= 0 {
+		opts.MaxTokenLifetime = (100*365 + 25) * 24 * time.Hour
+	}
+	if opts.MaxAdminTokenLifetime <= 0 {
+		opts.MaxAdminTokenLifetime = 7 * 24 * time.Hour
+	}
+	if opts.DefaultTokenLifetime <= 0 {
+		opts.DefaultTokenLifetime = 7 * 24 * time.Hour
 	}
 	if opts.ShutdownCtx == nil {
 		opts.ShutdownCtx = context.Background()
@@ -130,16 +157,39 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.POST("/users", a.h(a.createUser))
 	auth.GET("/users/:user", a.h(a.user))
 	auth.GET("/users/:user/organizations", a.h(a.userOrganizations))
+	auth.GET("/users", a.h(a.users))
+	auth.GET("/users/roles", a.h(a.assignableSiteRoles))
+	auth.DELETE("/users/:user", a.h(a.deleteUser))
+	auth.PUT("/users/:user/status/suspend", a.h(a.suspendUser))
+	auth.PUT("/users/:user/status/activate", a.h(a.activateUser))
+	auth.PUT("/users/:user/password", a.h(a.putUserPassword))
+	auth.GET("/users/:user/roles", a.h(a.userRoles))
+	auth.PUT("/users/:user/roles", a.h(a.putUserRoles))
 	auth.POST("/users/:user/keys", a.h(a.createAPIKey))
+	auth.POST("/users/:user/keys/tokens", a.h(a.postToken))
+	auth.GET("/users/:user/keys/tokens", a.h(a.tokens))
+	auth.GET("/users/:user/keys/tokens/tokenconfig", a.h(a.tokenConfig))
+	auth.GET("/users/:user/keys/tokens/:keyname", a.h(a.apiKeyByName))
+	auth.GET("/users/:user/keys/:keyid", a.h(a.apiKeyByID))
+	auth.DELETE("/users/:user/keys/:keyid", a.h(a.deleteAPIKey))
 	auth.GET("/users/:user/quiet-hours", a.h(a.userQuietHours))
 	auth.PUT("/users/:user/quiet-hours", a.h(a.putUserQuietHours))
 
 	auth.GET("/organizations/:organization", a.h(a.organization))
 	auth.GET("/organizations/:organization/provisionerdaemons", a.h(a.provisionerDaemons))
+	auth.GET("/organizations/:organization/provisionerjobs", a.h(a.provisionerJobs))
+	auth.GET("/organizations/:organization/provisionerjobs/:job", a.h(a.provisionerJob))
+	auth.GET("/organizations/:organization/members", a.h(a.organizationMembers))
+	auth.GET("/organizations/:organization/members/", a.h(a.organizationMembers))
+	auth.GET("/organizations/:organization/members/roles", a.h(a.assignableOrgRoles))
+	auth.POST("/organizations/:organization/members/:user", a.h(a.postOrganizationMember))
+	auth.DELETE("/organizations/:organization/members/:user", a.h(a.deleteOrganizationMember))
+	auth.PUT("/organizations/:organization/members/:user/roles", a.h(a.putMemberRoles))
 	auth.POST("/organizations/:organization/templateversions", a.h(a.createTemplateVersion))
 	auth.POST("/organizations/:organization/templates", a.h(a.createTemplate))
 	auth.GET("/organizations/:organization/templates", a.h(a.templatesByOrganization))
 	auth.GET("/organizations/:organization/templates/:templatename", a.h(a.templateByName))
+	auth.GET("/organizations/:organization/templates/:templatename/versions/:templateversionname", a.h(a.templateVersionByOrgTemplateAndName))
 
 	auth.POST("/organizations/:organization/members/:user/workspaces", a.h(a.createWorkspaceInOrganization))
 	auth.POST("/users/:user/workspaces", a.h(a.createUserWorkspace))
@@ -156,6 +206,7 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/workspacebuilds/:workspacebuild/resources", a.h(a.workspaceBuildResources))
 	auth.GET("/workspacebuilds/:workspacebuild/parameters", a.h(a.workspaceBuildParameters))
 	auth.GET("/workspacebuilds/:workspacebuild/state", a.h(a.workspaceBuildState))
+	auth.PUT("/workspacebuilds/:workspacebuild/state", a.h(a.putWorkspaceBuildState))
 	auth.PATCH("/workspaces/:workspace", a.h(a.patchWorkspace))
 	auth.PUT("/workspaces/:workspace/autostart", a.h(a.putWorkspaceAutostart))
 	auth.PUT("/workspaces/:workspace/autoupdates", a.h(a.putWorkspaceAutoupdates))
@@ -168,6 +219,8 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/workspaces/:workspace/timings", a.h(a.workspaceTimings))
 	auth.POST("/workspaces/:workspace/usage", a.h(a.postWorkspaceUsage))
 
+	auth.GET("/deployment/config", a.h(a.deploymentConfig))
+
 	auth.POST("/files", a.h(a.uploadFile))
 	auth.GET("/files/:fileID", a.h(a.downloadFile))
 
@@ -178,6 +231,7 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/templates/:template/daus", a.h(a.templateDAUs))
 	auth.GET("/templates/:template/versions", a.h(a.templateVersionsByTemplate))
 	auth.PATCH("/templates/:template/versions", a.h(a.setActiveTemplateVersion))
+	auth.POST("/templates/:template/versions/archive", a.h(a.archiveTemplateVersions))
 	auth.GET("/templates/:template/versions/:templateversionname", a.h(a.templateVersionByName))
 
 	auth.GET("/templateversions/:templateversion", a.h(a.templateVersion))
@@ -189,12 +243,14 @@ func (a *API) routes(r *gin.RouterGroup) {
 	auth.GET("/templateversions/:templateversion/dry-run/:jobID/resources", a.h(a.templateVersionDryRunResources))
 	auth.GET("/templateversions/:templateversion/dry-run/:jobID/matched-provisioners", a.h(a.templateVersionDryRunMatchedProvisioners))
 	auth.PATCH("/templateversions/:templateversion/cancel", a.h(a.cancelTemplateVersion))
+	auth.POST("/templateversions/:templateversion/archive", a.h(a.archiveTemplateVersion))
+	auth.POST("/templateversions/:templateversion/unarchive", a.h(a.unarchiveTemplateVersion))
 	auth.GET("/templateversions/:templateversion/logs", a.h(a.templateVersionLogs))
 	auth.GET("/templateversions/:templateversion/resources", a.h(a.templateVersionResources))
 	auth.GET("/templateversions/:templateversion/rich-parameters", a.h(a.templateVersionRichParameters))
 	auth.GET("/templateversions/:templateversion/variables", a.h(a.templateVersionVariables))
 	auth.GET("/templateversions/:templateversion/schema", a.h(a.emptyList))
 	auth.GET("/templateversions/:templateversion/external-auth", a.h(a.templateVersionExternalAuth))
-	auth.GET("/templateversions/:templateversion/presets", a.h(a.emptyList))
+	auth.GET("/templateversions/:templateversion/presets", a.h(a.templateVersionPresets))
 	auth.GET("/templateversions/:templateversion/parameters", a.h(a.emptyList))
 }

@@ -16,14 +16,7 @@ import (
 )
 
 func convertUser(u *db.User, orgIDs []uuid.UUID) sdk.User {
-	roles := make([]sdk.SlimRole, 0, len(u.RBACRoles))
-	for _, r := range u.RBACRoles {
-		display := r
-		if r == db.RoleOwner {
-			display = "Owner"
-		}
-		roles = append(roles, sdk.SlimRole{Name: r, DisplayName: display})
-	}
+	roles := slimSiteRoles(u.RBACRoles)
 	if orgIDs == nil {
 		orgIDs = []uuid.UUID{}
 	}

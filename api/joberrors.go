@@ -37,6 +37,11 @@ func jobError(err error) error {
 		return httpapi.BadRequest("template version does not exist")
 	case errors.Is(err, jobs.ErrVersionMismatch):
 		return httpapi.BadRequest("template version doesn't match template")
+	case errors.Is(err, jobs.ErrPresetNotFound):
+		return httpapi.BadRequest("Invalid template version preset.").
+			WithValidation("template_version_preset_id", "preset not found for this template version")
+	case errors.Is(err, jobs.ErrVersionArchived):
+		return httpapi.BadRequest("The provided template version is archived.")
 	case errors.As(err, &notReady):
 		return httpapi.Errorf(http.StatusNotAcceptable, "The provided template version is %s. Wait for it to complete importing!", notReady.Status)
 	case errors.As(err, &failed):

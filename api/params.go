@@ -30,17 +30,14 @@ func notFoundAs(err error) error {
 	return err
 }
 
-// canReadOrg reports whether the caller may read an organization's resources.
+// canReadOrg reports whether the caller may read an organization's
+// resources: the organization's members, and site owners, template admins,
+// user admins and auditors. Memberships come
+// with the caller's session, so this costs no query.
 func (a *API) canReadOrg(c *gin.Context, orgID uuid.UUID) (bool, error) {
 	actor := httpmw.ActorFrom(c)
-	if actor.IsOwner() {
-		return true, nil
-	}
-	_, err := a.store.GetOrganizationMember(c.Request.Context(), orgID, actor.User.ID)
-	if errors.Is(err, db.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
+	return actor.MemberOf(orgID) ||
+		actor.HasSiteRole(db.RoleOwner, db.RoleTemplateAdmin, db.RoleUserAdmin, db.RoleAuditor), nil
 }
 
 // organizationParam loads {organization}: a UUID, a name or "default".
@@ -71,7 +68,8 @@ func (a *API) lookupOrganization(ctx context.Context, ref string) (*db.Organizat
 }
 
 // userParam loads {user}: "me", a username or a UUID. Members may only
-// see themselves.
+// see themselves; owners, user and template admins, auditors and
+// organization admins see everyone (Coder's read permission on users).
 func (a *API) userParam(c *gin.Context) (*db.User, error) {
 	actor := httpmw.ActorFrom(c)
 	raw := c.Param("user")
@@ -91,7 +89,7 @@ func (a *API) userParam(c *gin.Context) (*db.User, error) {
 	if err != nil {
 		return nil, notFoundAs(err)
 	}
-	if u.ID != actor.User.ID && !actor.IsOwner() {
+	if u.ID != actor.User.ID && !canReadUsers(actor) {
 		return nil, httpapi.NotFound()
 	}
 	return u, nil
@@ -137,9 +135,10 @@ func (a *API) templateParam(c *gin.Context) (*db.Template, error) {
 	return t, nil
 }
 
-// requireTemplateAdmin answers 403 unless the caller may manage templates.
+// requireTemplateAdmin answers 403 unless the caller may manage templates:
+// site owners and template admins.
 func requireTemplateAdmin(c *gin.Context) error {
-	if httpmw.ActorFrom(c).IsOwner() {
+	if httpmw.ActorFrom(c).HasSiteRole(db.RoleOwner, db.RoleTemplateAdmin) {
 		return nil
 	}
 	return httpapi.Errorf(http.StatusForbidden, "Forbidden.").WithDetail("You do not have permission to manage templates.")

@@ -231,9 +231,38 @@ func (a *API) templateVersionExternalAuth(c *gin.Context) error {
 	return httpapi.Write(c, http.StatusOK, out)
 }
 
+// templateVersionPresets lists a version's presets in the template's order
+// (none until its import succeeded).
+func (a *API) templateVersionPresets(c *gin.Context) error {
+	v, err := a.templateVersionParam(c)
+	if err != nil {
+		return err
+	}
+	ps, err := a.store.GetTemplateVersionPresets(c.Request.Context(), v.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]sdk.Preset, 0, len(ps))
+	for _, p := range ps {
+		sp := sdk.Preset{
+			ID: p.ID, Name: p.Name, Default: p.IsDefault, Description: p.Description, Icon: p.Icon,
+			Parameters: make([]sdk.PresetParameter, 0, len(p.Parameters)),
+		}
+		if p.DesiredPrebuildInstances != nil {
+			n := int(*p.DesiredPrebuildInstances)
+			sp.DesiredPrebuildInstances = &n
+		}
+		for _, pp := range p.Parameters {
+			sp.Parameters = append(sp.Parameters, sdk.PresetParameter{Name: pp.Name, Value: pp.Value})
+		}
+		out = append(out, sp)
+	}
+	return httpapi.Write(c, http.StatusOK, out)
+}
+
 // emptyList answers endpoints that exist for clients but hold no data in
-// berth (legacy schema, presets, dynamic parameters), after the same
-// access check as their siblings.
+// berth (legacy schema and parameters), after the same access check as
+// their siblings.
 func (a *API) emptyList(c *gin.Context) error {
 	if _, err := a.templateVersionParam(c); err != nil {
 		return err

@@ -98,6 +98,16 @@ func TestTerraformImport(t *testing.T) {
 	require.Equal(t, sdk.ProvisionerJobSucceeded, v.Job.Status, v.Job.Error)
 	assert.Contains(t, v.Readme, "A test template with two parameters")
 
+	// coder_workspace_preset data sources become the version's presets.
+	presets, err := c.TemplateVersionPresets(ctx, v.ID)
+	require.NoError(t, err)
+	require.Len(t, presets, 2)
+	assert.Equal(t, "Big", presets[0].Name)
+	assert.Equal(t, []sdk.PresetParameter{{Name: "cpu", Value: "8"}, {Name: "image", Value: "debian"}}, presets[0].Parameters)
+	require.NotNil(t, presets[0].DesiredPrebuildInstances)
+	assert.Equal(t, 2, *presets[0].DesiredPrebuildInstances)
+	assert.True(t, presets[1].Default)
+
 	vars, err = c.TemplateVersionVariables(ctx, v.ID)
 	require.NoError(t, err)
 	require.Len(t, vars, 3)

@@ -81,7 +81,8 @@ func (a *API) createFirstUser(c *gin.Context) error {
 		if err != nil {
 			return err
 		}
-		u, err := insertUser(ctx, tx, req.Email, req.Username, req.Name, hash, []string{db.RoleOwner}, []uuid.UUID{org.ID})
+		u, err := insertUser(ctx, tx, req.Email, req.Username, req.Name, hash, []string{db.RoleOwner}, []uuid.UUID{org.ID},
+			db.UserStatusActive, string(sdk.LoginTypePassword))
 		if err != nil {
 			return err
 		}
@@ -94,11 +95,11 @@ func (a *API) createFirstUser(c *gin.Context) error {
 	return httpapi.Write(c, http.StatusCreated, resp)
 }
 
-func insertUser(ctx context.Context, tx *db.Store, email, username, name string, hash []byte, roles []string, orgs []uuid.UUID) (*db.User, error) {
+func insertUser(ctx context.Context, tx *db.Store, email, username, name string, hash []byte, roles []string, orgs []uuid.UUID, status, loginType string) (*db.User, error) {
 	now := db.Now()
 	u := &db.User{
 		ID: uuid.New(), Email: email, Username: username, Name: name, HashedPassword: hash,
-		Status: string(sdk.UserStatusActive), LoginType: string(sdk.LoginTypePassword), RBACRoles: roles,
+		Status: status, LoginType: loginType, RBACRoles: roles,
 		CreatedAt: now, UpdatedAt: now, LastSeenAt: now,
 	}
 	if err := tx.InsertUser(ctx, u); err != nil {
@@ -190,6 +191,11 @@ func (a *API) login(c *gin.Context) error {
 	if u.Status == string(sdk.UserStatusSuspended) {
 		return httpapi.Errorf(http.StatusUnauthorized, "Your account is suspended. Contact an admin to reactivate your account.")
 	}
+	if u.Status == db.UserStatusDormant {
+		if err := a.store.ActivateDormantUser(ctx, u.ID, db.Now()); err != nil {
+			return err
+		}
+	}
 	token, key, err := newAPIKey(u.ID, string(sdk.LoginTypePassword), SessionLifetime)
 	if err != nil {
 		return err
@@ -240,19 +246,36 @@ func (a *API) logout(c *gin.Context) error {
 }
 
 func (a *API) createUser(c *gin.Context) error {
-	if !httpmw.ActorFrom(c).IsOwner() {
-		return httpapi.Errorf(http.StatusForbidden, "Forbidden.").WithDetail("Only owners may create users.")
+	if !canManageUsers(httpmw.ActorFrom(c)) {
+		return httpapi.Errorf(http.StatusForbidden, "You are not authorized to create users.")
 	}
 	var req sdk.CreateUserRequest
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
 	}
-	if err := validatePassword(req.Password); err != nil {
-		return httpapi.BadRequest("Password is invalid").WithValidation("password", err.Error())
+	if req.LoginType == "" {
+		req.LoginType = sdk.LoginTypePassword
 	}
-	hash, err := hashPassword(req.Password)
-	if err != nil {
-		return err
+	var hash []byte
+	switch req.LoginType {
+	case sdk.LoginTypePassword:
+		if err := validatePassword(req.Password); err != nil {
+			return httpapi.BadRequest("Password is invalid").WithValidation("password", err.Error())
+		}
+		h, err := hashPassword(req.Password)
+		if err != nil {
+			return err
+		}
+		hash = h
+	case sdk.LoginTypeNone:
+		if req.Password != "" {
+			return httpapi.BadRequest("Password cannot be set for non-password (%q) authentication.", req.LoginType)
+		}
+		hash = []byte{}
+	case sdk.LoginTypeOIDC:
+		return httpapi.BadRequest("You must configure OIDC before creating OIDC users.")
+	default:
+		return httpapi.BadRequest("Unsupported login type %q for manually creating new users.", req.LoginType)
 	}
 	ctx := c.Request.Context()
 	orgs := req.OrganizationIDs
@@ -264,17 +287,19 @@ func (a *API) createUser(c *gin.Context) error {
 		orgs = []uuid.UUID{def.ID}
 	}
 	var u *db.User
-	err = a.store.InTx(ctx, func(tx *db.Store) error {
+	err := a.store.InTx(ctx, func(tx *db.Store) error {
 		for _, o := range orgs {
 			if _, err := tx.GetOrganizationByID(ctx, o); err != nil {
 				if errors.Is(err, db.ErrNotFound) {
-					return httpapi.BadRequest("Organization does not exist with the provided id %q.", o)
+					return httpapi.Errorf(http.StatusNotFound, "Organization does not exist with the provided id %q.", o)
 				}
 				return err
 			}
 		}
 		var err error
-		u, err = insertUser(ctx, tx, req.Email, req.Username, req.Name, hash, []string{}, orgs)
+		// Users made by someone else stay dormant until they first sign in.
+		u, err = insertUser(ctx, tx, req.Email, req.Username, req.Name, hash, []string{}, orgs,
+			db.UserStatusDormant, string(req.LoginType))
 		return err
 	})
 	if err != nil {
@@ -312,7 +337,7 @@ func (a *API) userOrganizations(c *gin.Context) error {
 }
 
 func (a *API) createAPIKey(c *gin.Context) error {
-	u, err := a.userParam(c)
+	u, err := a.tokenUserParam(c)
 	if err != nil {
 		return err
 	}

@@ -109,8 +109,9 @@ func (a *API) createWorkspaceBuild(c *gin.Context) error {
 	actor := httpmw.ActorFrom(c)
 	b, err := a.jobs.Build(ctx, jobs.BuildRequest{
 		Workspace: ws, VersionID: req.TemplateVersionID, Transition: string(req.Transition), Reason: string(req.Reason),
-		Initiator: actor.User, Admin: actor.IsOwner(), Parameters: parameterValues(req.RichParameterValues),
-		State: req.ProvisionerState, Orphan: req.Orphan, LogLevel: string(req.LogLevel),
+		Initiator: actor.User, Admin: requireTemplateAdmin(c) == nil, Parameters: parameterValues(req.RichParameterValues),
+		PresetID: req.TemplateVersionPresetID,
+		State:    req.ProvisionerState, Orphan: req.Orphan, LogLevel: string(req.LogLevel),
 	})
 	if err != nil {
 		return jobError(err)
@@ -314,9 +315,30 @@ func (a *API) workspaceBuildState(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if !httpmw.ActorFrom(c).IsOwner() {
+	if requireTemplateAdmin(c) != nil {
 		return httpapi.NotFound()
 	}
 	c.Data(http.StatusOK, "application/octet-stream", b.ProvisionerState)
+	return nil
+}
+
+// putWorkspaceBuildState stores pushed state on a build: template admins
+// only, everyone else who may read the workspace gets the one 404.
+func (a *API) putWorkspaceBuildState(c *gin.Context) error {
+	b, _, err := a.workspaceBuildParam(c)
+	if err != nil {
+		return err
+	}
+	if requireTemplateAdmin(c) != nil {
+		return httpapi.NotFound()
+	}
+	var req sdk.UpdateWorkspaceBuildStateRequest
+	if err := httpapi.Read(c, &req); err != nil {
+		return err
+	}
+	if err := a.store.UpdateWorkspaceBuildState(c.Request.Context(), b.ID, req.State); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
 	return nil
 }

@@ -63,6 +63,10 @@ func convertBuild(b *db.WorkspaceBuild, v buildView) sdk.WorkspaceBuild {
 		Deadline: b.Deadline, Status: workspaceStatus(v.job.Status, b.Transition),
 		DailyCost: b.DailyCost, MatchedProvisioners: matchedProvisioners(v.queue),
 	}
+	if b.TemplateVersionPresetID.Valid {
+		id := b.TemplateVersionPresetID.UUID
+		out.TemplateVersionPresetID = &id
+	}
 	if v.job.Status == db.JobSucceeded {
 		// A start's max deadline is planned when it is created and holds
 		// once it succeeded.
@@ -143,17 +147,17 @@ func (a *API) convertWorkspace(ctx context.Context, caller *db.User, ws *db.Work
 	if err != nil {
 		return sdk.Workspace{}, err
 	}
-	return workspaceJSON(ws, org, bv, convertBuild(latest, bv), fav), nil
+	return workspaceJSON(ws, org, bv, convertBuild(latest, bv), fav, a.opts.AllowWorkspaceRenames), nil
 }
 
-func workspaceJSON(ws *db.Workspace, org *db.Organization, bv buildView, latest sdk.WorkspaceBuild, fav bool) sdk.Workspace {
+func workspaceJSON(ws *db.Workspace, org *db.Organization, bv buildView, latest sdk.WorkspaceBuild, fav, allowRenames bool) sdk.Workspace {
 	out := sdk.Workspace{
 		ID: ws.ID, CreatedAt: ws.CreatedAt, UpdatedAt: ws.UpdatedAt, OwnerID: ws.OwnerID,
 		OrganizationID: ws.OrganizationID, TemplateID: ws.TemplateID, LatestBuild: latest, Name: ws.Name,
 		AutostartSchedule: ws.AutostartSchedule, TTLMillis: ws.TTLMillis, LastUsedAt: ws.LastUsedAt,
 		DeletingAt: ws.DeletingAt, DormantAt: ws.DormantAt, NextStartAt: ws.NextStartAt,
 		Health:           sdk.WorkspaceHealth{Healthy: true, FailingAgents: []uuid.UUID{}},
-		AutomaticUpdates: sdk.AutomaticUpdates(ws.AutomaticUpdates), AllowRenames: true, Favorite: fav,
+		AutomaticUpdates: sdk.AutomaticUpdates(ws.AutomaticUpdates), AllowRenames: allowRenames, Favorite: fav,
 	}
 	if org != nil {
 		out.OrganizationName = org.Name

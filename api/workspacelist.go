@@ -162,7 +162,7 @@ func (a *API) convertWorkspaceList(ctx context.Context, rows []*db.WorkspaceList
 			version: versions[b.TemplateVersionID], template: templates[r.TemplateID], job: &job.ProvisionerJob,
 			queue: queues[job.ID], worker: job.WorkerName, resources: resources[job.ID],
 		}
-		out = append(out, workspaceJSON(&ws, orgs[r.OrganizationID], bv, convertBuild(b, bv), r.Favorite))
+		out = append(out, workspaceJSON(&ws, orgs[r.OrganizationID], bv, convertBuild(b, bv), r.Favorite, a.opts.AllowWorkspaceRenames))
 	}
 	return out, nil
 }

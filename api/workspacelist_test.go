@@ -94,10 +94,18 @@ func newListWorld(t *testing.T) *listWorld {
 	w := &listWorld{t: t, ctx: ctx, d: d, queries: qc, ids: map[string]uuid.UUID{}}
 	w.owner = d.CreateFirstUser(ctx)
 	w.daemonID, _ = d.StartWorker(nil)
+	// The inserted jobs' queue has a poller (that runs nothing), so the
+	// worker never adopts the pending ones on its periodic scan
+	// (worker.DaemonRefreshInterval), however slow the run.
+	seen := db.Now()
+	_, err := d.DB.NewInsert().Model(&db.ProvisionerDaemon{
+		ID: uuid.New(), OrganizationID: w.owner.OrganizationID, Name: "inserted", Provisioners: []string{},
+		Tags: map[string]string{}, TaskQueue: "inserted", CreatedAt: seen, LastSeenAt: seen.Add(24 * time.Hour),
+	}).Exec(ctx)
+	require.NoError(t, err)
 
 	v1 := berthtest.WaitJob(ctx, t, w.owner.Client, createVersion(ctx, t, w.owner, workspaceSpec).ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, v1.Job.Status, v1.Job.Error)
-	var err error
 	w.alpha, err = w.owner.Client.CreateTemplate(ctx, w.owner.OrganizationID, sdk.CreateTemplateRequest{Name: "alpha", VersionID: v1.ID})
 	require.NoError(t, err)
 	v2 := berthtest.WaitJob(ctx, t, w.owner.Client, createVersion(ctx, t, w.owner, workspaceSpec, func(r *sdk.CreateTemplateVersionRequest) {

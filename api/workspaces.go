@@ -63,7 +63,7 @@ func (a *API) createWorkspace(c *gin.Context, org *db.Organization, owner *db.Us
 	ws, _, err := a.jobs.CreateWorkspace(ctx, jobs.WorkspaceRequest{
 		Owner: owner, Template: tpl, Version: version, Name: req.Name, TTLMillis: req.TTLMillis,
 		AutostartSchedule: req.AutostartSchedule, AutomaticUpdates: string(req.AutomaticUpdates),
-		Parameters: parameterValues(req.RichParameterValues), Initiator: actor.User,
+		Parameters: parameterValues(req.RichParameterValues), PresetID: req.TemplateVersionPresetID, Initiator: actor.User,
 	})
 	if err != nil {
 		return jobError(err)
@@ -90,6 +90,10 @@ func (a *API) workspaceTemplate(c *gin.Context, req sdk.CreateWorkspaceRequest) 
 		}
 		if err != nil {
 			return nil, nil, err
+		}
+		if version.Archived {
+			return nil, nil, httpapi.BadRequest("Archived template versions cannot be used to make a workspace.").
+				WithValidation("template_version_id", "template version archived")
 		}
 		if req.TemplateID != uuid.Nil && req.TemplateID != version.TemplateID.UUID {
 			return nil, nil, httpapi.BadRequest("Template ID must match template version's template ID.")

@@ -39,7 +39,8 @@ const (
 // usageAppNames are the app names POST …/usage accepts, in Coder's order.
 var usageAppNames = []string{"vscode", "jetbrains", "reconnecting-pty", "ssh"}
 
-// patchWorkspace renames a workspace: PATCH /workspaces/{workspace} → 204.
+// patchWorkspace renames a workspace: PATCH /workspaces/{workspace} → 204,
+// if the operator allows renames (--allow-workspace-renames), as in Coder.
 func (a *API) patchWorkspace(c *gin.Context) error {
 	ws, err := a.workspaceParam(c, false)
 	if err != nil {
@@ -52,6 +53,9 @@ func (a *API) patchWorkspace(c *gin.Context) error {
 	if req.Name == "" || req.Name == ws.Name {
 		c.Status(http.StatusNoContent) // nothing to change
 		return nil
+	}
+	if !a.opts.AllowWorkspaceRenames {
+		return httpapi.BadRequest("Workspace renames are not allowed.")
 	}
 	err = a.store.RenameWorkspace(c.Request.Context(), ws.ID, req.Name)
 	var ce *db.ConflictError

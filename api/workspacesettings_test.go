@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/internal/berthtest"
 	"github.com/berth-dev/berth/schedule"
@@ -82,7 +83,7 @@ func requireValidation(t *testing.T, e *sdk.Error, field, detail string) {
 func TestWorkspaceSettingsUpdates(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	d := berthtest.New(t, berthtest.Options{})
+	d := berthtest.New(t, berthtest.Options{API: api.Options{AllowWorkspaceRenames: true}})
 	owner := d.CreateFirstUser(ctx)
 	tpl := settingsTemplate(ctx, t, owner, "settings", workspaceSpec, 3600000)
 	ws := settingsWorkspace(ctx, t, owner, "me", tpl, "dev1")
@@ -91,6 +92,7 @@ func TestWorkspaceSettingsUpdates(t *testing.T) {
 	prev := ws.UpdatedAt
 
 	t.Run("Rename", func(t *testing.T) {
+		require.True(t, ws.AllowRenames)
 		require.NoError(t, c.UpdateWorkspace(ctx, ws.ID, sdk.UpdateWorkspaceRequest{Name: "renamed"}))
 		got := bumped(ctx, t, c, ws.ID, &prev)
 		require.Equal(t, "renamed", got.Name)
@@ -579,7 +581,7 @@ func TestWorkspaceSettingsTimings(t *testing.T) {
 func TestWorkspaceSettingsAccess(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	d := berthtest.New(t, berthtest.Options{})
+	d := berthtest.New(t, berthtest.Options{API: api.Options{AllowWorkspaceRenames: true}})
 	owner := d.CreateFirstUser(ctx)
 	c := owner.Client
 	tpl := settingsTemplate(ctx, t, owner, "access", workspaceSpec, 0)
@@ -669,7 +671,7 @@ func TestWorkspaceSettingsAccess(t *testing.T) {
 func TestWorkspaceSettingsWatch(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	d := berthtest.New(t, berthtest.Options{})
+	d := berthtest.New(t, berthtest.Options{API: api.Options{AllowWorkspaceRenames: true}})
 	owner := d.CreateFirstUser(ctx)
 	c := owner.Client
 	tpl := settingsTemplate(ctx, t, owner, "watch", workspaceSpec, 3600000)

@@ -54,8 +54,43 @@ func (u *User) IsOwner() bool {
 	return false
 }
 
-// Site roles.
-const RoleOwner = "owner"
+// Built-in site roles (every user is also a "member", which is implied and
+// never stored).
+const (
+	RoleOwner         = "owner"
+	RoleUserAdmin     = "user-admin"
+	RoleTemplateAdmin = "template-admin"
+	RoleAuditor       = "auditor"
+	RoleMember        = "member"
+)
+
+// Built-in organization roles (every member is an "organization-member",
+// implied and never stored).
+const (
+	RoleOrgAdmin                = "organization-admin"
+	RoleOrgUserAdmin            = "organization-user-admin"
+	RoleOrgTemplateAdmin        = "organization-template-admin"
+	RoleOrgAuditor              = "organization-auditor"
+	RoleOrgWorkspaceCreationBan = "organization-workspace-creation-ban"
+	RoleOrgMember               = "organization-member"
+)
+
+// HasRole reports whether the user holds a site role.
+func (u *User) HasRole(role string) bool {
+	for _, r := range u.RBACRoles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// User statuses.
+const (
+	UserStatusActive    = "active"
+	UserStatusDormant   = "dormant"
+	UserStatusSuspended = "suspended"
+)
 
 // OrganizationMember is a row of organization_members.
 type OrganizationMember struct {
@@ -417,6 +452,8 @@ type WorkspaceBuild struct {
 	Deadline          *time.Time `bun:"deadline"`
 	MaxDeadline       *time.Time `bun:"max_deadline"`
 	DailyCost         int32      `bun:"daily_cost"`
+	// TemplateVersionPresetID is the preset the build was created with.
+	TemplateVersionPresetID uuid.NullUUID `bun:"template_version_preset_id,type:uuid"`
 }
 
 // WorkspaceBuildParameter is a row of workspace_build_parameters.
@@ -426,4 +463,19 @@ type WorkspaceBuildParameter struct {
 	WorkspaceBuildID uuid.UUID `bun:"workspace_build_id,pk,type:uuid"`
 	Name             string    `bun:"name,pk"`
 	Value            string    `bun:"value"`
+}
+
+// TemplateVersionPreset is a row of template_version_presets.
+type TemplateVersionPreset struct {
+	bun.BaseModel `bun:"table:template_version_presets"`
+
+	ID                       uuid.UUID        `bun:"id,pk,type:uuid"`
+	TemplateVersionID        uuid.UUID        `bun:"template_version_id,type:uuid"`
+	Position                 int              `bun:"position"`
+	Name                     string           `bun:"name"`
+	IsDefault                bool             `bun:"is_default"`
+	Description              string           `bun:"description"`
+	Icon                     string           `bun:"icon"`
+	DesiredPrebuildInstances *int32           `bun:"desired_prebuild_instances"`
+	Parameters               []ParameterValue `bun:"parameters,type:jsonb"`
 }

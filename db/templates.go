@@ -369,3 +369,32 @@ func (s *Store) GetVersionFacts(ctx context.Context, versionID, userID uuid.UUID
 		WHERE v.id = $2`, userID, versionID)
 	return f, wrap("get version facts", err)
 }
+
+// ReplaceTemplateVersionPresets stores a version's presets in order.
+func (s *Store) ReplaceTemplateVersionPresets(ctx context.Context, versionID uuid.UUID, ps []TemplateVersionPreset) error {
+	// The import's results commit with its completion, before any build can
+	// name one of the presets, so replacing them is safe.
+	if _, err := s.db.NewDelete().Model((*TemplateVersionPreset)(nil)).Where("template_version_id = ?", versionID).
+		Exec(ctx); err != nil {
+		return wrap("delete template version presets", err)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	_, err := s.db.NewInsert().Model(&ps).Exec(ctx)
+	return wrap("insert template version presets", err)
+}
+
+// GetTemplateVersionPresets returns a version's presets in order.
+func (s *Store) GetTemplateVersionPresets(ctx context.Context, versionID uuid.UUID) ([]TemplateVersionPreset, error) {
+	ps := []TemplateVersionPreset{}
+	err := s.db.NewSelect().Model(&ps).Where("template_version_id = ?", versionID).OrderExpr("position, name").Scan(ctx)
+	return ps, wrap("get template version presets", err)
+}
+
+// GetTemplateVersionPresetByID returns a preset.
+func (s *Store) GetTemplateVersionPresetByID(ctx context.Context, id uuid.UUID) (*TemplateVersionPreset, error) {
+	p := new(TemplateVersionPreset)
+	err := s.db.NewSelect().Model(p).Where("id = ?", id).Scan(ctx)
+	return p, wrap("get template version preset", err)
+}

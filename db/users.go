@@ -118,9 +118,14 @@ func (s *Store) InsertAPIKey(ctx context.Context, k *APIKey) error {
 type APIKeyWithUser struct {
 	Key  APIKey `bun:"embed:k_"`
 	User User   `bun:"embed:u_"`
+	// Orgs maps each of the user's organizations to their roles in it.
+	Orgs map[uuid.UUID][]string `bun:"orgs,type:jsonb"`
 }
 
-// GetAPIKeyWithUser returns the key with the given ID and its user.
+// GetAPIKeyWithUser returns the key with the given ID, its user and the
+// user's organization roles, in one query: authentication reads the user's
+// status and roles on every request, so a suspension, deletion or role
+// change applies to the very next one.
 func (s *Store) GetAPIKeyWithUser(ctx context.Context, id string) (*APIKeyWithUser, error) {
 	out := new(APIKeyWithUser)
 	err := s.queryPrepared(ctx, out, `SELECT
@@ -131,7 +136,9 @@ func (s *Store) GetAPIKeyWithUser(ctx context.Context, id string) (*APIKeyWithUs
 		u.status AS u_status, u.login_type AS u_login_type, u.rbac_roles AS u_rbac_roles,
 		u.theme_preference AS u_theme_preference, u.quiet_hours_schedule AS u_quiet_hours_schedule,
 		u.deleted AS u_deleted, u.created_at AS u_created_at,
-		u.updated_at AS u_updated_at, u.last_seen_at AS u_last_seen_at
+		u.updated_at AS u_updated_at, u.last_seen_at AS u_last_seen_at,
+		(SELECT coalesce(jsonb_object_agg(m.organization_id, m.roles), '{}'::jsonb)
+			FROM organization_members m WHERE m.user_id = u.id) AS orgs
 		FROM api_keys k JOIN users u ON u.id = k.user_id AND NOT u.deleted WHERE k.id = $1`, id)
 	return out, wrap("get api key", err)
 }

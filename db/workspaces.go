@@ -231,3 +231,15 @@ func (s *Store) IsFavorite(ctx context.Context, userID, workspaceID uuid.UUID) (
 		Where("workspace_id = ?", workspaceID).Exists(ctx)
 	return ok, wrap("get favorite", err)
 }
+
+// UpdateWorkspaceBuildState replaces a build's provisioner state (coder
+// state push --no-build); the next build starts from it if this is the
+// latest build.
+func (s *Store) UpdateWorkspaceBuildState(ctx context.Context, id uuid.UUID, state []byte) error {
+	if state == nil {
+		state = []byte{}
+	}
+	_, err := s.db.NewUpdate().Model((*WorkspaceBuild)(nil)).Set("provisioner_state = ?", state).
+		Set("updated_at = ?", Now()).Where("id = ?", id).Exec(ctx)
+	return wrap("update workspace build state", err)
+}

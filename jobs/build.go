@@ -53,6 +53,11 @@ type BuildRequest struct {
 	// LogLevel.
 	Admin      bool
 	Parameters []db.ParameterValue
+	// PresetID is the version preset the build uses (Nil: none asked for);
+	// its parameter values override the requested ones. Without one, the
+	// first preset whose values all match the build's is recorded, as
+	// Coder does.
+	PresetID uuid.UUID
 	// State, when not empty, replaces the previous build's state.
 	State    []byte
 	Orphan   bool
@@ -116,6 +121,9 @@ func (c *Creator) Build(ctx context.Context, r BuildRequest) (*Build, error) {
 		}
 		if !version.TemplateID.Valid || version.TemplateID.UUID != tpl.ID {
 			return nil, ErrVersionMismatch
+		}
+		if version.Archived {
+			return nil, ErrVersionArchived
 		}
 	} else {
 		latest, err := c.store.GetLatestWorkspaceBuild(ctx, ws.ID)
@@ -212,9 +220,25 @@ func (c *Creator) insertBuild(ctx context.Context, p buildPlan) (*Build, error) 
 		if p.Orphan {
 			build.ProvisionerState = nil
 		}
+		presets, err := tx.GetTemplateVersionPresets(ctx, p.version.ID)
+		if err != nil {
+			return err
+		}
+		if p.PresetID != uuid.Nil {
+			preset := findPreset(presets, p.PresetID)
+			if preset == nil {
+				return ErrPresetNotFound
+			}
+			for _, v := range preset.Parameters {
+				requested[v.Name] = v.Value
+			}
+		}
 		values, err := ResolveParameters(defs, requested, previous)
 		if err != nil {
 			return err
+		}
+		if preset := matchPreset(presets, p.PresetID, values); preset != nil {
+			build.TemplateVersionPresetID = uuid.NullUUID{UUID: preset.ID, Valid: true}
 		}
 		job.Provisioner, job.Tags, job.FileID = imp.Provisioner, imp.Tags, imp.FileID
 		if job.TaskQueue, err = pickQueue(ctx, tx, job, imp.TaskQueue); err != nil {
@@ -252,6 +276,43 @@ func (c *Creator) insertBuild(ctx context.Context, p buildPlan) (*Build, error) 
 		return nil, err
 	}
 	return &Build{Build: build, Job: job}, nil
+}
+
+func findPreset(ps []db.TemplateVersionPreset, id uuid.UUID) *db.TemplateVersionPreset {
+	for i := range ps {
+		if ps[i].ID == id {
+			return &ps[i]
+		}
+	}
+	return nil
+}
+
+// matchPreset returns the preset asked for, or else the first preset with
+// parameters whose values all equal the build's.
+func matchPreset(ps []db.TemplateVersionPreset, id uuid.UUID, values []db.WorkspaceBuildParameter) *db.TemplateVersionPreset {
+	if id != uuid.Nil {
+		return findPreset(ps, id)
+	}
+	have := map[string]string{}
+	for _, v := range values {
+		have[v.Name] = v.Value
+	}
+	for i, p := range ps {
+		if len(p.Parameters) == 0 {
+			continue
+		}
+		match := true
+		for _, v := range p.Parameters {
+			if got, ok := have[v.Name]; !ok || got != v.Value {
+				match = false
+				break
+			}
+		}
+		if match {
+			return &ps[i]
+		}
+	}
+	return nil
 }
 
 // lockLatest locks the workspace and reads its latest build, failing at

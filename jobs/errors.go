@@ -31,6 +31,10 @@ var (
 	ErrLogLevel = errors.New("workspace builds with a custom log level are restricted to administrators")
 	// ErrVersionNotFound: the requested template version does not exist.
 	ErrVersionNotFound = errors.New("template version does not exist")
+	// ErrPresetNotFound: the preset is not one of the version's.
+	ErrPresetNotFound = errors.New("template version preset not found")
+	// ErrVersionArchived: archived versions are not built.
+	ErrVersionArchived = errors.New("template version is archived")
 	// ErrVersionMismatch: the version belongs to another template.
 	ErrVersionMismatch = errors.New("template version doesn't match template")
 	// ErrVersionNotReady: the version's import has not finished; see

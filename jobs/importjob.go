@@ -123,6 +123,10 @@ var (
 	versionSurnames   = []string{"turing", "lovelace", "hopper", "knuth", "ritchie", "thompson", "pike", "liskov", "dijkstra", "hamilton", "torvalds", "babbage", "shannon", "backus", "mccarthy", "perlman", "wozniak", "kay", "lamport", "hoare"}
 )
 
+// GenerateName returns a name like eager_turing4 (Coder's generated version
+// and token names).
+func GenerateName() string { return generateVersionName() }
+
 // generateVersionName returns a name like eager_turing4.
 func generateVersionName() string {
 	return fmt.Sprintf("%s_%s%d", versionAdjectives[rand.IntN(len(versionAdjectives))],

@@ -33,7 +33,9 @@ type WorkspaceRequest struct {
 	// AutomaticUpdates is always or never (default never).
 	AutomaticUpdates string
 	Parameters       []db.ParameterValue
-	Initiator        *db.User
+	// PresetID is the version preset build 1 uses (see BuildRequest).
+	PresetID  uuid.UUID
+	Initiator *db.User
 }
 
 // CreateWorkspace checks the workspace's settings, then inserts it with
@@ -74,7 +76,7 @@ func (c *Creator) CreateWorkspace(ctx context.Context, r WorkspaceRequest) (*db.
 	b, err := c.insertBuild(ctx, buildPlan{
 		BuildRequest: BuildRequest{
 			Workspace: ws, Transition: TransitionStart, Reason: ReasonInitiator, Initiator: r.Initiator,
-			Parameters: r.Parameters,
+			Parameters: r.Parameters, PresetID: r.PresetID,
 		},
 		template: tpl, version: version, create: true, owner: r.Owner,
 	})

@@ -160,8 +160,9 @@ func TestExecutorDormancy(t *testing.T) {
 	require.Equal(t, int32(4), w.latest(b.WorkspaceID).BuildNumber)
 }
 
-// TestExecutorSuspendedOwner: a suspended owner's stopped workspace does
-// not autostart, and their running one stops.
+// TestExecutorSuspendedOwner (issue 15 row 8): once an admin suspends a
+// user (PUT /users/{user}/status/suspend), their stopped workspace does not
+// autostart and their running one stops.
 func TestExecutorSuspendedOwner(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, berthtest.Options{})
@@ -178,7 +179,8 @@ func TestExecutorSuspendedOwner(t *testing.T) {
 	spec := "0 9 * * *"
 	due := time.Now().Add(-time.Minute).UTC().Truncate(us)
 	require.NoError(t, w.d.Store.UpdateWorkspaceAutostart(ctx, stopped.WorkspaceID, &spec, &due))
-	w.sql("UPDATE users SET status = 'suspended' WHERE username = 'sleeper'")
+	_, err = w.owner.Client.UpdateUserStatus(ctx, "sleeper", sdk.UserStatusSuspended)
+	require.NoError(t, err)
 
 	s := w.pass(time.Now())
 	require.Equal(t, map[string]int{"autostop": 1}, s.Builds)

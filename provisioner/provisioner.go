@@ -111,6 +111,28 @@ type PlanResult struct {
 	Resources    []Resource
 	Parameters   []RichParameter
 	ExternalAuth []ExternalAuthProvider
+	// Presets are the template's workspace presets (an import's start plan
+	// records them).
+	Presets []Preset
+}
+
+// Preset is a named set of parameter values a workspace can be created
+// with (Terraform coder_workspace_preset).
+type Preset struct {
+	Name        string            `json:"name"`
+	Parameters  []PresetParameter `json:"parameters"`
+	Default     bool              `json:"default"`
+	Description string            `json:"description"`
+	Icon        string            `json:"icon"`
+	// PrebuildInstances is the number of prebuilt workspaces asked for, if
+	// any (berth records it but builds none in advance).
+	PrebuildInstances *int32 `json:"prebuild_instances,omitempty"`
+}
+
+// PresetParameter is one parameter value of a preset.
+type PresetParameter struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // ApplyResult is what an apply yields. Apply may return it together with an

@@ -33,10 +33,53 @@ const SignedOutMessage = "You are signed out or your session has expired. Please
 type Actor struct {
 	User  *db.User
 	KeyID string
+	// Orgs maps the caller's organizations to their roles in each (the
+	// implied organization-member role is not listed).
+	Orgs map[uuid.UUID][]string
 }
 
 // IsOwner reports whether the caller is a site owner.
 func (a *Actor) IsOwner() bool { return a.User.IsOwner() }
+
+// HasSiteRole reports whether the caller holds any of the site roles.
+func (a *Actor) HasSiteRole(roles ...string) bool {
+	for _, r := range roles {
+		if a.User.HasRole(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// MemberOf reports whether the caller belongs to the organization.
+func (a *Actor) MemberOf(orgID uuid.UUID) bool {
+	_, ok := a.Orgs[orgID]
+	return ok
+}
+
+// HasOrgRole reports whether the caller holds any of the roles in the
+// organization.
+func (a *Actor) HasOrgRole(orgID uuid.UUID, roles ...string) bool {
+	for _, have := range a.Orgs[orgID] {
+		for _, r := range roles {
+			if have == r {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// HasAnyOrgRole reports whether the caller holds any of the roles in any
+// organization.
+func (a *Actor) HasAnyOrgRole(roles ...string) bool {
+	for org := range a.Orgs {
+		if a.HasOrgRole(org, roles...) {
+			return true
+		}
+	}
+	return false
+}
 
 const actorKey = "berth_actor"
 
@@ -104,8 +147,19 @@ func authenticate(c *gin.Context, store *db.Store) error {
 	if !now.Before(kw.Key.ExpiresAt) {
 		return unauthorized("API key expired at " + kw.Key.ExpiresAt.Format(time.RFC3339) + ".")
 	}
-	if kw.User.Status == "suspended" {
-		return unauthorized("Your account is suspended. Contact an admin to reactivate your account.")
+	// The status comes from the same query as the key, on every request:
+	// a suspension applies to the next request, whatever the key.
+	switch kw.User.Status {
+	case db.UserStatusSuspended:
+		return httpapi.Errorf(http.StatusUnauthorized,
+			"User is not active (status = %q). Contact an admin to reactivate your account.", kw.User.Status)
+	case db.UserStatusDormant:
+		// A new user stays dormant until their first authenticated request.
+		if err := store.ActivateDormantUser(ctx, kw.User.ID, now); err != nil {
+			return err
+		}
+		kw.User.Status = db.UserStatusActive
+		kw.User.LastSeenAt = now
 	}
 	// Record use at most once a minute per key, to keep reads cheap.
 	if now.Sub(kw.Key.LastUsed) > time.Minute {
@@ -114,7 +168,11 @@ func authenticate(c *gin.Context, store *db.Store) error {
 		}
 	}
 	user := kw.User
-	c.Set(actorKey, &Actor{User: &user, KeyID: kw.Key.ID})
+	orgs := kw.Orgs
+	if orgs == nil {
+		orgs = map[uuid.UUID][]string{}
+	}
+	c.Set(actorKey, &Actor{User: &user, KeyID: kw.Key.ID, Orgs: orgs})
 	return nil
 }
 

@@ -357,7 +357,7 @@ func TestWorkspaceJSON(t *testing.T) {
 	require.Equal(t, []string{
 		"build_number", "created_at", "daily_cost", "deadline", "id", "initiator_id", "initiator_name",
 		"job", "matched_provisioners", "max_deadline", "reason", "resources", "status",
-		"template_version_id", "template_version_name", "transition", "updated_at", "workspace_id",
+		"template_version_id", "template_version_name", "template_version_preset_id", "transition", "updated_at", "workspace_id",
 		"workspace_name", "workspace_owner_avatar_url", "workspace_owner_id", "workspace_owner_name",
 	}, keys(build))
 	require.Nil(t, build["max_deadline"])

@@ -1,6 +1,11 @@
 package sdk
 
 import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -144,4 +149,57 @@ type MatchedProvisioners struct {
 	Available int `json:"available"`
 	// MostRecentlySeen is null when no daemon matches.
 	MostRecentlySeen *time.Time `json:"most_recently_seen"`
+}
+
+// OrganizationProvisionerJobsOptions filters GET
+// /organizations/{org}/provisionerjobs. Zero values do not filter; Limit 0
+// means the server's default (50).
+type OrganizationProvisionerJobsOptions struct {
+	Limit       int
+	IDs         []uuid.UUID
+	Status      []ProvisionerJobStatus
+	Tags        map[string]string
+	InitiatorID uuid.UUID
+}
+
+// OrganizationProvisionerJobs calls GET /api/v2/organizations/{org}/provisionerjobs.
+func (c *Client) OrganizationProvisionerJobs(ctx context.Context, org string, opts OrganizationProvisionerJobsOptions) ([]ProvisionerJob, error) {
+	q := url.Values{}
+	if opts.Limit > 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	if len(opts.IDs) > 0 {
+		ids := make([]string, 0, len(opts.IDs))
+		for _, id := range opts.IDs {
+			ids = append(ids, id.String())
+		}
+		q.Set("ids", strings.Join(ids, ","))
+	}
+	if len(opts.Status) > 0 {
+		ss := make([]string, 0, len(opts.Status))
+		for _, s := range opts.Status {
+			ss = append(ss, string(s))
+		}
+		q.Set("status", strings.Join(ss, ","))
+	}
+	if len(opts.Tags) > 0 {
+		raw, err := json.Marshal(opts.Tags)
+		if err != nil {
+			return nil, err
+		}
+		q.Set("tags", string(raw))
+	}
+	if opts.InitiatorID != uuid.Nil {
+		q.Set("initiator", opts.InitiatorID.String())
+	}
+	path := "/api/v2/organizations/" + url.PathEscape(org) + "/provisionerjobs"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	return get[[]ProvisionerJob](ctx, c, path)
+}
+
+// OrganizationProvisionerJob calls GET /api/v2/organizations/{org}/provisionerjobs/{job}.
+func (c *Client) OrganizationProvisionerJob(ctx context.Context, org string, id uuid.UUID) (ProvisionerJob, error) {
+	return get[ProvisionerJob](ctx, c, "/api/v2/organizations/"+url.PathEscape(org)+"/provisionerjobs/"+id.String())
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -158,12 +159,15 @@ type PresetParameter struct {
 
 // Preset is a named set of parameter values of a version.
 type Preset struct {
-	ID          uuid.UUID         `json:"ID"`
-	Name        string            `json:"Name"`
-	Parameters  []PresetParameter `json:"Parameters"`
-	Default     bool              `json:"Default"`
-	Description string            `json:"Description"`
-	Icon        string            `json:"Icon"`
+	ID         uuid.UUID         `json:"ID"`
+	Name       string            `json:"Name"`
+	Parameters []PresetParameter `json:"Parameters"`
+	Default    bool              `json:"Default"`
+	// DesiredPrebuildInstances is the prebuild count the template asks
+	// for, or null (berth builds no prebuilt workspaces).
+	DesiredPrebuildInstances *int   `json:"DesiredPrebuildInstances"`
+	Description              string `json:"Description"`
+	Icon                     string `json:"Icon"`
 }
 
 // CreateTemplateVersionDryRunRequest is the body of
@@ -290,4 +294,40 @@ func (c *Client) TemplateVersionDryRunLogsAfter(ctx context.Context, versionID, 
 // GET /api/v2/templateversions/{templateversion}/dry-run/{jobID}/logs?follow&after=N.
 func (c *Client) TemplateVersionDryRunLogsFollow(ctx context.Context, versionID, jobID uuid.UUID, after int64) (<-chan ProvisionerJobLog, io.Closer, error) {
 	return followLogs(ctx, c, dryRunPath(versionID, jobID, "/logs"), after)
+}
+
+// ArchiveTemplateVersionsRequest is the body of
+// POST /templates/{template}/versions/archive; All archives every unused
+// version, not only failed ones.
+type ArchiveTemplateVersionsRequest struct {
+	All bool `json:"all"`
+}
+
+// ArchiveTemplateVersionsResponse lists the versions archived.
+type ArchiveTemplateVersionsResponse struct {
+	TemplateID  uuid.UUID   `json:"template_id"`
+	ArchivedIDs []uuid.UUID `json:"archived_ids"`
+}
+
+// ArchiveTemplateVersions calls POST /api/v2/templates/{template}/versions/archive.
+func (c *Client) ArchiveTemplateVersions(ctx context.Context, template uuid.UUID, all bool) (ArchiveTemplateVersionsResponse, error) {
+	return do[ArchiveTemplateVersionsResponse](ctx, c, http.MethodPost, "/api/v2/templates/"+template.String()+"/versions/archive",
+		ArchiveTemplateVersionsRequest{All: all}, okOnly)
+}
+
+// SetArchiveTemplateVersion calls POST /api/v2/templateversions/{v}/archive
+// (or /unarchive).
+func (c *Client) SetArchiveTemplateVersion(ctx context.Context, version uuid.UUID, archive bool) error {
+	action := "archive"
+	if !archive {
+		action = "unarchive"
+	}
+	return exec(ctx, c, http.MethodPost, "/api/v2/templateversions/"+version.String()+"/"+action, nil, okOnly)
+}
+
+// TemplateVersionByOrganizationAndName calls
+// GET /api/v2/organizations/{org}/templates/{template}/versions/{version}.
+func (c *Client) TemplateVersionByOrganizationAndName(ctx context.Context, org, template, version string) (TemplateVersion, error) {
+	return get[TemplateVersion](ctx, c, "/api/v2/organizations/"+url.PathEscape(org)+"/templates/"+url.PathEscape(template)+
+		"/versions/"+url.PathEscape(version))
 }

@@ -98,6 +98,8 @@ type WorkspaceBuild struct {
 	MaxDeadline *time.Time      `json:"max_deadline"`
 	Status      WorkspaceStatus `json:"status"`
 	DailyCost   int32           `json:"daily_cost"`
+	// TemplateVersionPresetID is the preset the build used, or null.
+	TemplateVersionPresetID *uuid.UUID `json:"template_version_preset_id"`
 	// MatchedProvisioners is sent on every build.
 	MatchedProvisioners *MatchedProvisioners `json:"matched_provisioners,omitempty"`
 }
@@ -110,10 +112,12 @@ type CreateWorkspaceBuildRequest struct {
 	// ProvisionerState replaces the build state (template admins only).
 	ProvisionerState []byte `json:"state,omitempty"`
 	// Orphan deletes without running the provisioner (delete only).
-	Orphan              bool                       `json:"orphan,omitempty"`
-	RichParameterValues []WorkspaceBuildParameter  `json:"rich_parameter_values,omitempty"`
-	LogLevel            LogLevel                   `json:"log_level,omitempty"`
-	Reason              CreateWorkspaceBuildReason `json:"reason,omitempty" validate:"omitempty,oneof=dashboard cli ssh_connection vscode_connection jetbrains_connection"`
+	Orphan              bool                      `json:"orphan,omitempty"`
+	RichParameterValues []WorkspaceBuildParameter `json:"rich_parameter_values,omitempty"`
+	// TemplateVersionPresetID is the preset whose values the build uses.
+	TemplateVersionPresetID uuid.UUID                  `json:"template_version_preset_id,omitzero"`
+	LogLevel                LogLevel                   `json:"log_level,omitempty"`
+	Reason                  CreateWorkspaceBuildReason `json:"reason,omitempty" validate:"omitempty,oneof=dashboard cli ssh_connection vscode_connection jetbrains_connection"`
 }
 
 // CancelWorkspaceBuildStatus is the status a cancel may require.
@@ -213,4 +217,16 @@ func (c *Client) WorkspaceBuildLogsAfter(ctx context.Context, id uuid.UUID, afte
 // channel closes when the server closes the socket (the job has finished).
 func (c *Client) WorkspaceBuildLogsFollow(ctx context.Context, id uuid.UUID, after int64) (<-chan ProvisionerJobLog, io.Closer, error) {
 	return followLogs(ctx, c, buildPath(id, "/logs"), after)
+}
+
+// UpdateWorkspaceBuildStateRequest is the body of
+// PUT /workspacebuilds/{build}/state (the state travels base64-encoded).
+type UpdateWorkspaceBuildStateRequest struct {
+	State []byte `json:"state"`
+}
+
+// UpdateWorkspaceBuildState calls PUT /api/v2/workspacebuilds/{build}/state (204).
+func (c *Client) UpdateWorkspaceBuildState(ctx context.Context, build uuid.UUID, state []byte) error {
+	return exec(ctx, c, http.MethodPut, "/api/v2/workspacebuilds/"+build.String()+"/state",
+		UpdateWorkspaceBuildStateRequest{State: state}, noContent)
 }

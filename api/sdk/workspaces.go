@@ -84,6 +84,8 @@ type CreateWorkspaceRequest struct {
 	// TTLMillis is the autostop delay in milliseconds.
 	TTLMillis           *int64                    `json:"ttl_ms,omitempty"`
 	RichParameterValues []WorkspaceBuildParameter `json:"rich_parameter_values,omitempty"`
+	// TemplateVersionPresetID is the preset whose values build 1 uses.
+	TemplateVersionPresetID uuid.UUID `json:"template_version_preset_id,omitzero"`
 	// AutomaticUpdates defaults to never.
 	AutomaticUpdates AutomaticUpdates `json:"automatic_updates,omitempty"`
 }

@@ -57,6 +57,27 @@ func FuzzTemplateQuery(f *testing.F) {
 	})
 }
 
+func FuzzUserQuery(f *testing.F) {
+	for _, q := range []string{
+		"", "alice", "status:active,suspended role:owner", `login_type:password last_seen_after:"2024-01-02T03:04:05Z"`,
+		"created_before:2024-01-02T03:04:05+05:30 github_com_user_id:7", "status:bogus", "role:a,,b", "x:", "bogus:1",
+	} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		got, err := search.ParseUserQuery(q)
+		if err != nil {
+			checkError(t, err, search.UserQueryMessage)
+			return
+		}
+		s := got.String()
+		again, err := search.ParseUserQuery(s)
+		require.NoError(t, err, "q=%q String()=%q", q, s)
+		require.Equal(t, got, again, "q=%q String()=%q", q, s)
+		require.Equal(t, s, again.String(), "q=%q", q)
+	})
+}
+
 // checkError asserts that a parse error is a well-formed *search.Error.
 func checkError(t *testing.T, err error, message string) {
 	t.Helper()

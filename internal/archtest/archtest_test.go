@@ -297,12 +297,30 @@ func TestLayers(t *testing.T) {
 
 type goMod struct {
 	Module  struct{ Path string }
-	Require []struct{ Path string }
+	Require []struct{ Path, Version string }
 	Replace []struct{ Old, New struct{ Path string } }
+	Tool    []struct{ Path string }
+}
+
+// checkCoderCLIModule: tools/coder builds only the coder CLI, at v2.30.
+func checkCoderCLIModule(t *testing.T, f string, m goMod) {
+	t.Helper()
+	require.Len(t, m.Tool, 1, f)
+	require.Equal(t, "github.com/coder/coder/v2/cmd/coder", m.Tool[0].Path, f)
+	for _, r := range m.Require {
+		if r.Path == "github.com/coder/coder/v2" {
+			require.True(t, strings.HasPrefix(r.Version, "v2.30."), "%s pins %s %s, want v2.30.x", f, r.Path, r.Version)
+			return
+		}
+	}
+	t.Errorf("%s does not require github.com/coder/coder/v2", f)
 }
 
 // TestNoCoder: Coder is AGPL; neither the product nor the tools may depend
 // on it (STYLE.md §2 rule 4). coder/websocket and coder/quartz are fine.
+// The one exception is tools/coder, which only builds the unmodified coder
+// CLI into bin/coder for internal/clitest to execute: it must pin
+// github.com/coder/coder/v2 at v2.30 and build nothing but cmd/coder.
 func TestNoCoder(t *testing.T) {
 	t.Parallel()
 	gomod := strings.TrimSpace(string(goCmd(t, ".", "env", "GOMOD")))
@@ -313,9 +331,14 @@ func TestNoCoder(t *testing.T) {
 	files = append([]string{gomod}, files...)
 
 	coder := func(p string) bool { return match("github.com/coder/coder/...", p) }
+	cliMod := filepath.Join(root, "tools", "coder", "go.mod")
 	for _, f := range files {
 		var m goMod
 		require.NoError(t, json.Unmarshal(goCmd(t, root, "mod", "edit", "-json", f), &m), f)
+		if f == cliMod {
+			checkCoderCLIModule(t, f, m)
+			continue
+		}
 		for _, r := range m.Require {
 			if coder(r.Path) {
 				t.Errorf("%s requires %s (AGPL; STYLE.md §2 rule 4)", f, r.Path)

@@ -52,6 +52,9 @@ type Options struct {
 	// AutobuildInterval, if set, runs the lifecycle executor (autostart,
 	// autostop) at this interval.
 	AutobuildInterval time.Duration
+	// API overrides API options (the deployment fills in its store, pubsub,
+	// dispatcher, jobs, log, shutdown context and file size cap).
+	API api.Options
 }
 
 // Deployment is a running in-process berth.
@@ -103,7 +106,12 @@ func New(t testing.TB, opts Options) *Deployment {
 	}()
 	creator, err := jobs.New(jobs.Options{Store: store, Queues: queues, Log: log})
 	require.NoError(t, err)
-	a, err := api.New(api.Options{Store: store, PubSub: ps, Dispatcher: disp, Jobs: creator, Log: log, ShutdownCtx: ctx, MaxFileSize: opts.MaxFileSize})
+	apiOpts := opts.API
+	apiOpts.Store, apiOpts.PubSub, apiOpts.Dispatcher, apiOpts.Jobs, apiOpts.Log, apiOpts.ShutdownCtx = store, ps, disp, creator, log, ctx
+	if opts.MaxFileSize > 0 {
+		apiOpts.MaxFileSize = opts.MaxFileSize
+	}
+	a, err := api.New(apiOpts)
 	require.NoError(t, err)
 	if opts.AutobuildInterval > 0 {
 		exec, err := lifecycle.New(lifecycle.Options{Store: store, Jobs: creator, Log: log, Interval: opts.AutobuildInterval})

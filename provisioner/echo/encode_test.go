@@ -109,7 +109,25 @@ func graphResp(errMsg string, res *provisioner.PlanResult) []byte {
 	for _, a := range res.ExternalAuth {
 		m = pbMessage(m, 5, pbBool(pbString(nil, 1, a.ID), 2, a.Optional))
 	}
+	for _, p := range res.Presets {
+		m = pbMessage(m, 6, encodePreset(p))
+	}
 	return pbMessage(nil, 6, m)
+}
+
+// encodePreset writes a Preset: 1 name, 2 parameters {1 name, 2 value},
+// 3 prebuild {1 instances}, 4 default, 5 description, 6 icon.
+func encodePreset(p provisioner.Preset) []byte {
+	m := pbString(nil, 1, p.Name)
+	for _, pp := range p.Parameters {
+		m = pbMessage(m, 2, pbString(pbString(nil, 1, pp.Name), 2, pp.Value))
+	}
+	if p.PrebuildInstances != nil {
+		m = pbMessage(m, 3, pbInt32(nil, 1, *p.PrebuildInstances))
+	}
+	m = pbBool(m, 4, p.Default)
+	m = pbString(m, 5, p.Description)
+	return pbString(m, 6, p.Icon)
 }
 
 func encodeResource(r provisioner.Resource) []byte {

@@ -44,6 +44,10 @@ func TestReplayImport(t *testing.T) {
 			Name: "tags", Type: "list(string)", FormType: "multi-select",
 		}},
 		ExternalAuth: []provisioner.ExternalAuthProvider{{ID: "github"}, {ID: "gitlab", Optional: true}},
+		Presets: []provisioner.Preset{{
+			Name: "Big", Description: "large", Icon: "/b.svg", Default: true, PrebuildInstances: ptr[int32](2),
+			Parameters: []provisioner.PresetParameter{{Name: "size", Value: "1"}, {Name: "tags", Value: `["a"]`}},
+		}, {Name: "Empty"}},
 	}
 	stopGraph := &provisioner.PlanResult{Resources: []provisioner.Resource{{Name: "stopped"}}}
 	vars := []provisioner.Variable{

@@ -22,6 +22,7 @@ type script struct {
 	Variables     []provisioner.Variable             `json:"variables"`
 	Parameters    []provisioner.RichParameter        `json:"parameters"`
 	ExternalAuth  []provisioner.ExternalAuthProvider `json:"external_auth"`
+	Presets       []provisioner.Preset               `json:"presets"`
 	WorkspaceTags map[string]string                  `json:"workspace_tags"`
 	Resources     []scriptResource                   `json:"resources"`
 	Steps         map[string]*step                   `json:"steps"`
@@ -179,6 +180,7 @@ func (s *script) plan(ctx context.Context, in provisioner.PlanInput, sink provis
 		Resources:    resources,
 		Parameters:   s.Parameters,
 		ExternalAuth: s.ExternalAuth,
+		Presets:      s.Presets,
 	}, nil
 }
 

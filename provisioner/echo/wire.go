@@ -240,10 +240,64 @@ func decodeGraph(b []byte) (*provisioner.PlanResult, string, error) {
 			return message(f, &res.Parameters, decodeParameter)
 		case 5:
 			return message(f, &res.ExternalAuth, decodeExternalAuth)
+		case 6:
+			return message(f, &res.Presets, decodePreset)
 		}
 		return nil
 	})
 	return &res, msg, err
+}
+
+// decodePreset decodes a Preset: 1 name, 2 parameters {1 name, 2 value},
+// 3 prebuild {1 instances}, 4 default, 5 description, 6 icon.
+func decodePreset(b []byte) (provisioner.Preset, error) {
+	var p provisioner.Preset
+	err := eachField(b, func(f field) error {
+		switch f.num {
+		case 1:
+			return f.string(&p.Name)
+		case 2:
+			return message(f, &p.Parameters, decodePresetParameter)
+		case 3:
+			var raw []byte
+			if err := f.bytes(&raw); err != nil {
+				return err
+			}
+			return eachField(raw, func(f field) error {
+				if f.num != 1 {
+					return nil
+				}
+				var v int32
+				if err := f.int32(&v); err != nil {
+					return err
+				}
+				p.PrebuildInstances = &v
+				return nil
+			})
+		case 4:
+			return f.bool(&p.Default)
+		case 5:
+			return f.string(&p.Description)
+		case 6:
+			return f.string(&p.Icon)
+		}
+		return nil
+	})
+	return p, err
+}
+
+func decodePresetParameter(b []byte) (provisioner.PresetParameter, error) {
+	var p provisioner.PresetParameter
+	err := eachField(b, func(f field) error {
+		switch f.num {
+		case 1:
+			return f.string(&p.Name)
+		case 2:
+			return f.string(&p.Value)
+		}
+		return nil
+	})
+	return p, err
 }
 
 func decodeExternalAuth(b []byte) (provisioner.ExternalAuthProvider, error) {

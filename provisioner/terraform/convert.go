@@ -419,6 +419,48 @@ func (s *show) externalAuth() []provisioner.ExternalAuthProvider {
 	return out
 }
 
+// presets converts the coder_workspace_preset data sources, by name.
+// Preset names must be unique; at most one preset may be the default.
+func (s *show) presets() ([]provisioner.Preset, error) {
+	out := []provisioner.Preset{}
+	seen := map[string]bool{}
+	defaults := 0
+	for _, r := range s.dataResources("coder_workspace_preset") {
+		v := r.Values
+		p := provisioner.Preset{
+			Name: str(v, "name"), Default: boolean(v, "default"), Description: str(v, "description"),
+			Icon: str(v, "icon"), Parameters: []provisioner.PresetParameter{},
+		}
+		if p.Name == "" {
+			return nil, &provisioner.JobError{Message: fmt.Sprintf("%s: preset has no name", r.Address)}
+		}
+		if seen[p.Name] {
+			return nil, &provisioner.JobError{Message: fmt.Sprintf("coder_workspace_preset names must be unique but %q appears multiple times", p.Name)}
+		}
+		seen[p.Name] = true
+		if p.Default {
+			defaults++
+		}
+		params, _ := v["parameters"].(map[string]any)
+		for name := range params {
+			p.Parameters = append(p.Parameters, provisioner.PresetParameter{Name: name, Value: str(params, name)})
+		}
+		sort.Slice(p.Parameters, func(i, j int) bool { return p.Parameters[i].Name < p.Parameters[j].Name })
+		if pb := list(v, "prebuilds"); len(pb) > 0 {
+			if n, ok := pb[0]["instances"].(float64); ok {
+				i := int32(n)
+				p.PrebuildInstances = &i
+			}
+		}
+		out = append(out, p)
+	}
+	if defaults > 1 {
+		return nil, &provisioner.JobError{Message: fmt.Sprintf("a maximum of 1 coder_workspace_preset can be marked as default, but %d are set", defaults)}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
 // bound reads a validation min or max: nil when unset or disabled.
 func bound(v map[string]any, key string) *int32 {
 	if boolean(v, key+"_disabled") {

@@ -274,10 +274,15 @@ func (p *Provisioner) Plan(ctx context.Context, dir string, in provisioner.PlanI
 	if err != nil {
 		return nil, err
 	}
+	presets, err := plan.presets()
+	if err != nil {
+		return nil, err
+	}
 	return &provisioner.PlanResult{
 		Resources:    plan.resources(plan.PlannedValues, nil),
 		Parameters:   params,
 		ExternalAuth: plan.externalAuth(),
+		Presets:      presets,
 	}, nil
 }
 

@@ -108,6 +108,13 @@ func TestImport(t *testing.T) {
 	assert.False(t, image.Mutable)
 	assert.False(t, image.Required)
 	assert.Equal(t, []provisioner.ParameterOption{{Name: "Ubuntu", Value: "ubuntu"}, {Name: "Debian", Value: "debian"}}, image.Options)
+	two := int32(2)
+	assert.Equal(t, []provisioner.Preset{{
+		Name: "Big", Description: "Eight cores on Debian", Icon: "/icon/big.svg", PrebuildInstances: &two,
+		Parameters: []provisioner.PresetParameter{{Name: "cpu", Value: "8"}, {Name: "image", Value: "debian"}},
+	}, {
+		Name: "Small", Default: true, Parameters: []provisioner.PresetParameter{{Name: "cpu", Value: "1"}},
+	}}, start.Presets, "coder_workspace_preset, by name")
 
 	// Start: the machine with its agent and app, and the home volume with
 	// its metadata (the sensitive item's value hidden).

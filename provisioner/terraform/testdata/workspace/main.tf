@@ -58,6 +58,28 @@ data "coder_parameter" "image" {
   }
 }
 
+# Presets choose parameter values at workspace creation (coder create --preset).
+data "coder_workspace_preset" "big" {
+  name        = "Big"
+  description = "Eight cores on Debian"
+  icon        = "/icon/big.svg"
+  parameters = {
+    cpu   = "8"
+    image = "debian"
+  }
+  prebuilds {
+    instances = 2
+  }
+}
+
+data "coder_workspace_preset" "small" {
+  name    = "Small"
+  default = true
+  parameters = {
+    cpu = "1"
+  }
+}
+
 resource "coder_agent" "main" {
   os   = "linux"
   arch = "amd64"
