@@ -128,26 +128,20 @@ func (a *API) completeBuildView(ctx context.Context, view *db.BuildView) (buildV
 	return v, nil
 }
 
-// convertWorkspace builds a Workspace for the caller with a fixed number of
-// queries.
+// convertWorkspace builds a Workspace for the caller: one query for the
+// latest build's view (with the caller's favorite flag) and, once the build
+// has finished, one for its resources.
 func (a *API) convertWorkspace(ctx context.Context, caller *db.User, ws *db.Workspace) (sdk.Workspace, error) {
-	latest, err := a.store.GetLatestWorkspaceBuild(ctx, ws.ID)
+	view, fav, err := a.store.GetLatestBuildView(ctx, ws.ID, caller.ID)
 	if err != nil {
 		return sdk.Workspace{}, err
 	}
-	bv, err := a.loadBuildView(ctx, latest)
+	bv, err := a.completeBuildView(ctx, view)
 	if err != nil {
 		return sdk.Workspace{}, err
 	}
-	org, err := a.store.GetOrganizationByID(ctx, ws.OrganizationID)
-	if err != nil {
-		return sdk.Workspace{}, err
-	}
-	fav, err := a.store.IsFavorite(ctx, caller.ID, ws.ID)
-	if err != nil {
-		return sdk.Workspace{}, err
-	}
-	return workspaceJSON(ws, org, bv, convertBuild(latest, bv), fav, a.opts.AllowWorkspaceRenames), nil
+	org := &db.Organization{ID: ws.OrganizationID, Name: view.OrganizationName}
+	return workspaceJSON(ws, org, bv, convertBuild(&view.Build, bv), fav, a.opts.AllowWorkspaceRenames), nil
 }
 
 func workspaceJSON(ws *db.Workspace, org *db.Organization, bv buildView, latest sdk.WorkspaceBuild, fav, allowRenames bool) sdk.Workspace {

@@ -83,63 +83,24 @@ func workspaceListFilter(sf search.WorkspaceFilter, actor *httpmw.Actor) db.Work
 	return f
 }
 
-// convertWorkspaceList converts a page of workspaces with a fixed number of
-// batch queries, whatever the page size, and gives the same JSON as
-// convertWorkspace gives for each one.
-//
-// Jobs are read before builds: a build's results (state, deadline) commit
-// with its job's completion, so a build read after its job is never older
-// than the job's status.
-//
-// Queue figures (matched_provisioners, queue_position, queue_size,
-// available_workers) are computed on read for every latest job in one
-// query, as GET /workspaces/{id} computes them; position and size are
-// non-zero only for pending jobs.
+// convertWorkspaceList converts a page of workspaces with two queries,
+// whatever the page size, and gives the same JSON as convertWorkspace gives
+// for each one: one reads every latest build's view (the build with the
+// rows shown beside it and its job's queue figures, in one snapshot, so a
+// job that reads as finished comes with its build's results), one the
+// resources of their jobs.
 func (a *API) convertWorkspaceList(ctx context.Context, rows []*db.WorkspaceListRow) ([]sdk.Workspace, error) {
 	out := make([]sdk.Workspace, 0, len(rows))
 	if len(rows) == 0 {
 		return out, nil
 	}
-	jobIDs := make([]uuid.UUID, 0, len(rows))
 	buildIDs := make([]uuid.UUID, 0, len(rows))
-	templateIDs := make([]uuid.UUID, 0, len(rows))
-	orgIDs := make([]uuid.UUID, 0, len(rows))
+	jobIDs := make([]uuid.UUID, 0, len(rows))
 	for _, r := range rows {
-		jobIDs = append(jobIDs, r.LatestJobID)
 		buildIDs = append(buildIDs, r.LatestBuildID)
-		templateIDs = append(templateIDs, r.TemplateID)
-		orgIDs = append(orgIDs, r.OrganizationID)
+		jobIDs = append(jobIDs, r.LatestJobID)
 	}
-	jobs, err := a.store.GetJobsWithWorkers(ctx, jobIDs)
-	if err != nil {
-		return nil, err
-	}
-	builds, err := a.store.GetWorkspaceBuildsByIDs(ctx, buildIDs)
-	if err != nil {
-		return nil, err
-	}
-	userIDs := make([]uuid.UUID, 0, 2*len(rows))
-	versionIDs := make([]uuid.UUID, 0, len(rows))
-	for _, r := range rows {
-		userIDs = append(userIDs, r.OwnerID)
-		if b := builds[r.LatestBuildID]; b != nil {
-			userIDs = append(userIDs, b.InitiatorID)
-			versionIDs = append(versionIDs, b.TemplateVersionID)
-		}
-	}
-	users, err := a.store.GetUsersByIDs(ctx, userIDs)
-	if err != nil {
-		return nil, err
-	}
-	templates, err := a.store.GetTemplatesByIDs(ctx, templateIDs)
-	if err != nil {
-		return nil, err
-	}
-	versions, err := a.store.GetTemplateVersionsByIDs(ctx, versionIDs)
-	if err != nil {
-		return nil, err
-	}
-	orgs, err := a.store.GetOrganizationsByIDs(ctx, orgIDs)
+	views, err := a.store.GetBuildViews(ctx, buildIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -147,22 +108,19 @@ func (a *API) convertWorkspaceList(ctx context.Context, rows []*db.WorkspaceList
 	if err != nil {
 		return nil, err
 	}
-	queues, err := a.store.GetJobQueues(ctx, jobIDs)
-	if err != nil {
-		return nil, err
-	}
 	for _, r := range rows {
-		b, job := builds[r.LatestBuildID], jobs[r.LatestJobID]
-		if b == nil || job == nil {
-			return nil, fmt.Errorf("workspace %s: latest build %s or its job vanished", r.ID, r.LatestBuildID)
+		view := views[r.LatestBuildID]
+		if view == nil {
+			return nil, fmt.Errorf("workspace %s: latest build %s vanished", r.ID, r.LatestBuildID)
 		}
 		ws := r.Workspace
 		bv := buildView{
-			workspace: &ws, owner: users[r.OwnerID], initiator: users[b.InitiatorID],
-			version: versions[b.TemplateVersionID], template: templates[r.TemplateID], job: &job.ProvisionerJob,
-			queue: queues[job.ID], worker: job.WorkerName, resources: resources[job.ID],
+			workspace: &ws, owner: &view.Owner, initiator: &view.Initiator, version: &view.Version,
+			template: &view.Template, job: &view.Job, queue: view.JobQueue(), worker: view.WorkerName,
+			resources: resources[view.Job.ID],
 		}
-		out = append(out, workspaceJSON(&ws, orgs[r.OrganizationID], bv, convertBuild(b, bv), r.Favorite, a.opts.AllowWorkspaceRenames))
+		org := &db.Organization{ID: ws.OrganizationID, Name: view.OrganizationName}
+		out = append(out, workspaceJSON(&ws, org, bv, convertBuild(&view.Build, bv), r.Favorite, a.opts.AllowWorkspaceRenames))
 	}
 	return out, nil
 }

@@ -24,28 +24,84 @@ type BuildView struct {
 	Template   Template        `bun:"embed:t__"`
 	Job        ProvisionerJob  `bun:"embed:j__"`
 	WorkerName string          `bun:"worker_name"`
-	Queue      queueDaemons    `bun:"queue"`
+	// OrganizationName is the workspace's organization's.
+	OrganizationName string       `bun:"organization_name"`
+	Queue            queueDaemons `bun:"queue"`
 }
 
 // JobQueue returns the job's queue figures (GetJobQueue's).
 func (v *BuildView) JobQueue() *JobQueue { return v.Queue.jobQueue() }
 
-// GetBuildView reads a build with its workspace, owner, initiator, version,
-// template (deleted ones too), job, the name of the worker that ran it and
-// the job's queue figures.
-func (s *Store) GetBuildView(ctx context.Context, buildID uuid.UUID) (*BuildView, error) {
-	v := new(BuildView)
-	err := s.queryPrepared(ctx, v, `SELECT `+s.columns(v)+`, coalesce(d.name, '') AS worker_name, `+jobQueueColumn+` AS queue
+// buildViewQuery selects BuildViews, and extra columns if any, of the
+// builds b that meet its WHERE condition, which goes at the end ($1: the
+// online cutoff of the queue figures).
+func (s *Store) buildViewQuery(extra string) string {
+	return `SELECT ` + s.columns(new(BuildView)) + `, coalesce(d.name, '') AS worker_name,
+		org.name AS organization_name, ` + jobQueueColumn + ` AS queue` + extra + `
 		FROM workspace_builds b
 		JOIN workspaces w ON w.id = b.workspace_id
+		JOIN organizations org ON org.id = w.organization_id
 		JOIN users o ON o.id = w.owner_id
 		JOIN users i ON i.id = b.initiator_id
 		JOIN template_versions v ON v.id = b.template_version_id
 		JOIN templates t ON t.id = w.template_id
 		JOIN provisioner_jobs j ON j.id = b.job_id
 		LEFT JOIN provisioner_daemons d ON d.id = j.worker_id
-		WHERE b.id = $2`, Now().Add(-DaemonOnlineWindow), buildID)
+		WHERE `
+}
+
+// GetBuildView reads a build with its workspace, organization name, owner,
+// initiator, version, template (deleted ones too), job, the name of the
+// worker that ran it and the job's queue figures.
+func (s *Store) GetBuildView(ctx context.Context, buildID uuid.UUID) (*BuildView, error) {
+	v := new(BuildView)
+	err := s.queryPrepared(ctx, v, s.buildViewQuery("")+`b.id = $2`, Now().Add(-DaemonOnlineWindow), buildID)
 	return v, wrap("get workspace build view", err)
+}
+
+// GetLatestBuildView reads GetBuildView's view of a workspace's latest
+// build, and whether the caller marked the workspace a favorite.
+func (s *Store) GetLatestBuildView(ctx context.Context, workspaceID, callerID uuid.UUID) (*BuildView, bool, error) {
+	var v struct {
+		BuildView `bun:",extend"`
+		Favorite  bool `bun:"favorite"`
+	}
+	err := s.queryPrepared(ctx, &v,
+		s.buildViewQuery(`, EXISTS (SELECT 1 FROM workspace_favorites f WHERE f.workspace_id = w.id AND f.user_id = $3) AS favorite`)+
+			`b.id = (SELECT id FROM workspace_builds WHERE workspace_id = $2 ORDER BY build_number DESC LIMIT 1)`,
+		Now().Add(-DaemonOnlineWindow), workspaceID, callerID)
+	return &v.BuildView, v.Favorite, wrap("get latest workspace build view", err)
+}
+
+// GetBuildViews reads GetBuildView's views of several builds in one query.
+func (s *Store) GetBuildViews(ctx context.Context, buildIDs []uuid.UUID) (map[uuid.UUID]*BuildView, error) {
+	out := make(map[uuid.UUID]*BuildView, len(buildIDs))
+	if len(buildIDs) == 0 {
+		return out, nil
+	}
+	var vs []*BuildView
+	if err := s.queryPrepared(ctx, &vs, s.buildViewQuery("")+`b.id = ANY($2::uuid[])`,
+		Now().Add(-DaemonOnlineWindow), uuidArray(buildIDs)); err != nil {
+		return nil, wrap("get workspace build views", err)
+	}
+	for _, v := range vs {
+		out[v.Build.ID] = v
+	}
+	return out, nil
+}
+
+// uuidArray is a uuid[] argument of a prepared statement.
+func uuidArray(ids []uuid.UUID) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(id.String())
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // VersionView is a template version and what its JSON shows beside it.

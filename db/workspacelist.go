@@ -207,51 +207,6 @@ func (s *Store) ListWorkspaces(ctx context.Context, f WorkspaceListFilter) (Work
 	return page, nil
 }
 
-// JobWithWorker is a job with the name of the daemon that claimed it ("" if
-// none did or the daemon is gone).
-type JobWithWorker struct {
-	ProvisionerJob `bun:",extend"`
-
-	WorkerName string `bun:"worker_name"`
-}
-
-// GetJobsWithWorkers returns jobs by ID with their workers' names, in one
-// query.
-func (s *Store) GetJobsWithWorkers(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*JobWithWorker, error) {
-	out := make(map[uuid.UUID]*JobWithWorker, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var js []*JobWithWorker
-	err := s.db.NewSelect().TableExpr("provisioner_jobs AS j").ColumnExpr("j.*").
-		ColumnExpr("coalesce(d.name, '') AS worker_name").
-		Join("LEFT JOIN provisioner_daemons AS d ON d.id = j.worker_id").
-		Where("j.id IN (?)", bun.List(ids)).Scan(ctx, &js)
-	if err != nil {
-		return nil, wrap("get provisioner jobs with workers", err)
-	}
-	for _, j := range js {
-		out[j.ID] = j
-	}
-	return out, nil
-}
-
-// GetWorkspaceBuildsByIDs returns builds by ID.
-func (s *Store) GetWorkspaceBuildsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*WorkspaceBuild, error) {
-	out := make(map[uuid.UUID]*WorkspaceBuild, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var bs []*WorkspaceBuild
-	if err := s.db.NewSelect().Model(&bs).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
-		return nil, wrap("get workspace builds", err)
-	}
-	for _, b := range bs {
-		out[b.ID] = b
-	}
-	return out, nil
-}
-
 // GetTemplatesByIDs returns templates by ID, deleted ones included.
 func (s *Store) GetTemplatesByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Template, error) {
 	out := make(map[uuid.UUID]*Template, len(ids))
@@ -268,22 +223,6 @@ func (s *Store) GetTemplatesByIDs(ctx context.Context, ids []uuid.UUID) (map[uui
 	return out, nil
 }
 
-// GetOrganizationsByIDs returns organizations by ID.
-func (s *Store) GetOrganizationsByIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Organization, error) {
-	out := make(map[uuid.UUID]*Organization, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var orgs []*Organization
-	if err := s.db.NewSelect().Model(&orgs).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
-		return nil, wrap("get organizations", err)
-	}
-	for _, o := range orgs {
-		out[o.ID] = o
-	}
-	return out, nil
-}
-
 // GetResourcesByJobIDs returns the resources of several jobs, each job's in
 // the order GetJobResources uses. Every requested job has an entry.
 func (s *Store) GetResourcesByJobIDs(ctx context.Context, jobIDs []uuid.UUID) (map[uuid.UUID][]WorkspaceResource, error) {
@@ -295,51 +234,12 @@ func (s *Store) GetResourcesByJobIDs(ctx context.Context, jobIDs []uuid.UUID) (m
 		out[id] = []WorkspaceResource{}
 	}
 	var rs []WorkspaceResource
-	if err := s.db.NewSelect().Model(&rs).Where("job_id IN (?)", bun.List(jobIDs)).
-		OrderExpr("job_id, transition, position").Scan(ctx); err != nil {
+	if err := s.queryPrepared(ctx, &rs, `SELECT * FROM workspace_resources WHERE job_id = ANY($1::uuid[])
+		ORDER BY job_id, transition, position`, uuidArray(jobIDs)); err != nil {
 		return nil, wrap("get job resources", err)
 	}
 	for _, r := range rs {
 		out[r.JobID] = append(out[r.JobID], r)
-	}
-	return out, nil
-}
-
-// GetJobQueues computes GetJobQueue's figures for several jobs in one query.
-// Position and size are counted only for pending jobs; every requested job
-// has an entry.
-func (s *Store) GetJobQueues(ctx context.Context, jobIDs []uuid.UUID) (map[uuid.UUID]*JobQueue, error) {
-	out := make(map[uuid.UUID]*JobQueue, len(jobIDs))
-	if len(jobIDs) == 0 {
-		return out, nil
-	}
-	for _, id := range jobIDs {
-		out[id] = &JobQueue{AvailableWorkers: []uuid.UUID{}}
-	}
-	type row struct {
-		JobID    uuid.UUID `bun:"job_id"`
-		ID       uuid.UUID `bun:"id"`
-		LastSeen time.Time `bun:"last_seen_at"`
-		Online   bool      `bun:"online"`
-		Position int       `bun:"position"`
-		Size     int       `bun:"size"`
-	}
-	cutoff := Now().Add(-DaemonOnlineWindow)
-	var rows []row
-	const pending = `j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL`
-	err := s.db.NewRaw(`SELECT j.id AS job_id, d.id, d.last_seen_at, d.last_seen_at > ?0 AS online,
-		CASE WHEN `+pending+` AND d.last_seen_at > ?0 THEN (SELECT count(*) FROM provisioner_jobs AS p
-			WHERE `+pendingJobs+` AND (p.created_at, p.id) <= (j.created_at, j.id)) ELSE 0 END AS position,
-		CASE WHEN `+pending+` AND d.last_seen_at > ?0 THEN (SELECT count(*) FROM provisioner_jobs AS p
-			WHERE `+pendingJobs+`) ELSE 0 END AS size
-		FROM provisioner_jobs AS j JOIN provisioner_daemons AS d ON `+daemonMatchesJob+`
-		WHERE j.id IN (?1)
-		ORDER BY j.id, d.id`, cutoff, bun.List(jobIDs)).Scan(ctx, &rows)
-	if err != nil {
-		return nil, wrap("get job queues", err)
-	}
-	for _, r := range rows {
-		out[r.JobID].addDaemon(r.ID, r.LastSeen, r.Online, r.Position, r.Size)
 	}
 	return out, nil
 }

@@ -365,7 +365,7 @@ func TestListWorkspacesParamsAndVersions(t *testing.T) {
 	}
 }
 
-func TestGetJobQueuesMatchesGetJobQueue(t *testing.T) {
+func TestBuildViewsQueueMatchesGetJobQueue(t *testing.T) {
 	t.Parallel()
 	w := newWLWorld(t)
 	tpl := w.template("tpl")
@@ -386,27 +386,31 @@ func TestGetJobQueuesMatchesGetJobQueue(t *testing.T) {
 	require.NoError(t, err)
 	var ids []uuid.UUID
 	for _, r := range page.Rows {
-		ids = append(ids, r.LatestJobID)
+		ids = append(ids, r.LatestBuildID)
 	}
-	ids = append(ids, uuid.New()) // unknown: zero figures
-	queues, err := w.store.GetJobQueues(w.ctx, ids)
+	views, err := w.store.GetBuildViews(w.ctx, append(ids, uuid.New())) // an unknown build is left out
 	require.NoError(t, err)
-	require.Len(t, queues, len(ids))
+	require.Len(t, views, len(ids))
 	positions := []int{}
-	for _, id := range ids[:len(ids)-1] {
-		j, err := w.store.GetJobByID(w.ctx, id)
+	for _, id := range ids {
+		v := views[id]
+		one, err := w.store.GetJobQueue(w.ctx, &v.Job)
 		require.NoError(t, err)
-		one, err := w.store.GetJobQueue(w.ctx, j)
+		got := v.JobQueue()
+		for _, q := range []*db.JobQueue{one, got} {
+			slices.SortFunc(q.AvailableWorkers, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+		}
+		require.Equal(t, one, got, "job %s (%s)", v.Job.ID, v.Job.Status)
+		single, err := w.store.GetBuildView(w.ctx, id)
 		require.NoError(t, err)
-		slices.SortFunc(one.AvailableWorkers, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
-		require.Equal(t, one, queues[id], "job %s (%s)", id, j.Status)
-		if j.Status == db.JobPending {
-			positions = append(positions, queues[id].Position)
+		require.Equal(t, v.Build, single.Build)
+		require.Equal(t, v.Job.ID, single.Job.ID)
+		if v.Job.Status == db.JobPending {
+			positions = append(positions, got.Position)
 		}
 	}
 	slices.Sort(positions)
 	require.Equal(t, []int{1, 2, 3}, positions)
-	require.Equal(t, &db.JobQueue{AvailableWorkers: []uuid.UUID{}}, queues[ids[len(ids)-1]])
 }
 
 // TestListWorkspacesPlan checks the page query's plan on 5,000 workspaces:
@@ -526,7 +530,7 @@ func (w *wlWorld) seed(n, users, templates int) wlSeeded {
 }
 
 // listPage is the store side of GET /workspaces: the page query plus the
-// batch loads the API's converter makes, in the same order. It returns the
+// loads the API's converter makes, in the same order. It returns the
 // page size and how long the page query took.
 func listPage(ctx context.Context, s *db.Store, f db.WorkspaceListFilter) (int, time.Duration, error) {
 	start := time.Now()
@@ -535,39 +539,14 @@ func listPage(ctx context.Context, s *db.Store, f db.WorkspaceListFilter) (int, 
 		return 0, 0, err
 	}
 	pageTime := time.Since(start)
-	var jobIDs, buildIDs, templateIDs, orgIDs, userIDs, versionIDs []uuid.UUID
+	var jobIDs, buildIDs []uuid.UUID
 	for _, r := range page.Rows {
 		jobIDs, buildIDs = append(jobIDs, r.LatestJobID), append(buildIDs, r.LatestBuildID)
-		templateIDs, orgIDs = append(templateIDs, r.TemplateID), append(orgIDs, r.OrganizationID)
 	}
-	if _, err := s.GetJobsWithWorkers(ctx, jobIDs); err != nil {
-		return 0, 0, err
-	}
-	builds, err := s.GetWorkspaceBuildsByIDs(ctx, buildIDs)
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, r := range page.Rows {
-		b := builds[r.LatestBuildID]
-		userIDs = append(userIDs, r.OwnerID, b.InitiatorID)
-		versionIDs = append(versionIDs, b.TemplateVersionID)
-	}
-	if _, err := s.GetUsersByIDs(ctx, userIDs); err != nil {
-		return 0, 0, err
-	}
-	if _, err := s.GetTemplatesByIDs(ctx, templateIDs); err != nil {
-		return 0, 0, err
-	}
-	if _, err := s.GetTemplateVersionsByIDs(ctx, versionIDs); err != nil {
-		return 0, 0, err
-	}
-	if _, err := s.GetOrganizationsByIDs(ctx, orgIDs); err != nil {
+	if _, err := s.GetBuildViews(ctx, buildIDs); err != nil {
 		return 0, 0, err
 	}
 	if _, err := s.GetResourcesByJobIDs(ctx, jobIDs); err != nil {
-		return 0, 0, err
-	}
-	if _, err := s.GetJobQueues(ctx, jobIDs); err != nil {
 		return 0, 0, err
 	}
 	return len(page.Rows), pageTime, nil
