@@ -53,7 +53,7 @@ func TestCluster(t *testing.T) {
 
 	// Templates, imported through one replica each.
 	cl.stream = cl.template(0, "stream", streamSpec(6, 6, 100*time.Millisecond), nil)
-	cl.slow = cl.template(1, "slow", streamSpec(3, 40, 150*time.Millisecond), nil)
+	cl.slow = cl.template(1, "slow", streamSpec(3, 50, 200*time.Millisecond), nil)
 	cl.check("tagged queue before the outages", func() { cl.checkQueue("q1") })
 
 	cl.check("kill -9 an API replica mid-request", func() {
@@ -167,6 +167,11 @@ func startCluster(t *testing.T) *cluster {
 		},
 	}
 	cl.store = cl.e.store()
+	t.Cleanup(func() {
+		if t.Failed() {
+			cl.dumpJobs()
+		}
+	})
 	for i := range cl.replicas {
 		r := &replica{name: fmt.Sprintf("api%d", i), addr: freeAddr(t)}
 		r.proc, r.c = cl.e.startServerAt(r.addr)
@@ -180,6 +185,44 @@ func startCluster(t *testing.T) *cluster {
 	cl.replicas[1].c.SetSessionToken(cl.token)
 	t.Logf("cluster up in %s", time.Since(started).Round(time.Millisecond))
 	return cl
+}
+
+// dumpJobs logs every job's row, for a failed test.
+func (cl *cluster) dumpJobs() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var rows []struct {
+		ID                uuid.UUID     `bun:"id"`
+		Type              string        `bun:"type"`
+		CreatedAt         time.Time     `bun:"created_at"`
+		StartedAt         *time.Time    `bun:"started_at"`
+		UpdatedAt         time.Time     `bun:"updated_at"`
+		CompletedAt       *time.Time    `bun:"completed_at"`
+		WorkflowStartedAt *time.Time    `bun:"workflow_started_at"`
+		WorkerID          uuid.NullUUID `bun:"worker_id"`
+		Attempts          int           `bun:"attempts"`
+		TaskQueue         string        `bun:"task_queue"`
+		Error             string        `bun:"error"`
+	}
+	err := cl.store.DB().NewRaw(`SELECT id, type, created_at, started_at, updated_at, completed_at, workflow_started_at,
+		worker_id, attempts, task_queue, coalesce(error, '') AS error FROM provisioner_jobs ORDER BY created_at`).Scan(ctx, &rows)
+	if err != nil {
+		cl.t.Logf("dump jobs: %v", err)
+		return
+	}
+	var b strings.Builder
+	ts := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return t.UTC().Format("15:04:05.000")
+	}
+	for _, r := range rows {
+		fmt.Fprintf(&b, "\t%s %s created %s workflow %s started %s updated %s completed %s worker %s attempts %d queue %s %q\n",
+			r.ID, r.Type, ts(&r.CreatedAt), ts(r.WorkflowStartedAt), ts(r.StartedAt), ts(&r.UpdatedAt), ts(r.CompletedAt),
+			r.WorkerID.UUID, r.Attempts, r.TaskQueue[len(r.TaskQueue)-12:], r.Error)
+	}
+	cl.t.Logf("jobs at the end:\n%s", b.String())
 }
 
 // check runs one step of the test as a subtest-like section whose name
@@ -362,7 +405,7 @@ func (cl *cluster) killWorkerMidBuild() map[uuid.UUID]bool {
 		worker = b.Job.WorkerName
 		logs, err := cl.replica(1).c.WorkspaceBuildLogsAfter(ctx, id, 0)
 		if assert.NoError(ct, err) {
-			assert.True(ct, slices.ContainsFunc(logs, func(l sdk.ProvisionerJobLog) bool { return l.Output == "a-3/40" }),
+			assert.True(ct, slices.ContainsFunc(logs, func(l sdk.ProvisionerJobLog) bool { return l.Output == "a-3/50" }),
 				"the apply is under way")
 		}
 	}, time.Minute, 20*time.Millisecond)
@@ -419,6 +462,9 @@ func (cl *cluster) checkQueue(label string) {
 		ids = append(ids, v.Job.ID)
 	}
 	var seen []string // the distinct states passed through, for the log
+	defer func() {
+		t.Logf("queue %s (status position/size of each job, oldest first) went through:\n\t%s", label, strings.Join(seen, "\n\t"))
+	}()
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		for i := range cl.replicas {
 			c := cl.replica(i).c
@@ -472,7 +518,6 @@ func (cl *cluster) checkQueue(label string) {
 			assert.True(ct, busy, "a daemon shows the running job as its current job")
 		}
 	}, time.Minute, 20*time.Millisecond, "queue %s", label)
-	t.Logf("queue %s (status position/size of each job, oldest first) went through:\n\t%s", label, strings.Join(seen, "\n\t"))
 }
 
 // follower follows a build's logs through one replica, as a client would:
