@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"regexp"
 	"slices"
@@ -19,6 +20,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
 
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
@@ -167,11 +171,6 @@ func startCluster(t *testing.T) *cluster {
 		},
 	}
 	cl.store = cl.e.store()
-	t.Cleanup(func() {
-		if t.Failed() {
-			cl.dumpJobs()
-		}
-	})
 	for i := range cl.replicas {
 		r := &replica{name: fmt.Sprintf("api%d", i), addr: freeAddr(t)}
 		r.proc, r.c = cl.e.startServerAt(r.addr)
@@ -183,6 +182,12 @@ func startCluster(t *testing.T) *cluster {
 	owner := login(ctx, t, cl.replicas[0].c)
 	cl.token, cl.org = cl.replicas[0].c.SessionToken(), owner.OrganizationID
 	cl.replicas[1].c.SetSessionToken(cl.token)
+	// Registered last, so it runs while the processes still live.
+	t.Cleanup(func() {
+		if t.Failed() {
+			cl.dumpJobs()
+		}
+	})
 	t.Logf("cluster up in %s", time.Since(started).Round(time.Millisecond))
 	return cl
 }
@@ -223,6 +228,45 @@ func (cl *cluster) dumpJobs() {
 			r.WorkerID.UUID, r.Attempts, r.TaskQueue[len(r.TaskQueue)-12:], r.Error)
 	}
 	cl.t.Logf("jobs at the end:\n%s", b.String())
+
+	// Temporal's view of the jobs still active, and of their queues.
+	tc, err := client.DialContext(ctx, client.Options{HostPort: cl.temporal.Addr, Namespace: "default",
+		Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		cl.t.Logf("dial temporal: %v", err)
+		return
+	}
+	defer tc.Close()
+	queues := map[string]bool{}
+	for _, r := range rows {
+		if r.CompletedAt != nil {
+			continue
+		}
+		queues[r.TaskQueue] = true
+		desc, err := tc.DescribeWorkflowExecution(ctx, r.ID.String(), "")
+		if err != nil {
+			cl.t.Logf("workflow %s: %v", r.ID, err)
+			continue
+		}
+		info := desc.GetWorkflowExecutionInfo()
+		wt := desc.GetPendingWorkflowTask()
+		cl.t.Logf("workflow %s: %s on %s, workflow task %s (attempt %d, scheduled %s, started %s), pending activities %d",
+			r.ID, info.GetStatus(), info.GetTaskQueue()[len(info.GetTaskQueue())-12:], wt.GetState(), wt.GetAttempt(),
+			wt.GetScheduledTime().AsTime().Format("15:04:05.000"), wt.GetStartedTime().AsTime().Format("15:04:05.000"),
+			len(desc.GetPendingActivities()))
+	}
+	for q := range queues {
+		resp, err := tc.DescribeTaskQueue(ctx, q, enums.TASK_QUEUE_TYPE_WORKFLOW)
+		if err != nil {
+			cl.t.Logf("task queue %s: %v", q, err)
+			continue
+		}
+		var pollers []string
+		for _, p := range resp.GetPollers() {
+			pollers = append(pollers, fmt.Sprintf("%s at %s", p.GetIdentity(), p.GetLastAccessTime().AsTime().Format("15:04:05.000")))
+		}
+		cl.t.Logf("task queue %s: workflow pollers %v, backlog %v", q, pollers, resp.GetTaskQueueStatus().GetBacklogCountHint())
+	}
 }
 
 // check runs one step of the test as a subtest-like section whose name
