@@ -167,6 +167,10 @@ func (a *Activities) claim(ctx context.Context, jobID uuid.UUID, queue string) (
 			if live, lerr := a.liveElsewhere(ctx, jobID); lerr != nil || !live {
 				return nil, errors.Join(err, lerr)
 			}
+		case db.Transient(err):
+			// The database restarts: nothing ran yet, so wait for it (a
+			// build that failed here would never be run).
+			a.opts.Log.Warn("claim job: database unavailable, retrying", "job_id", jobID, "err", err)
 		case !errors.Is(err, db.ErrJobBusy):
 			return job, err
 		}

@@ -71,7 +71,9 @@ func (r *jobRun) runBuild(ctx context.Context, prov provisioner.Provisioner, dir
 	if err != nil {
 		return nil, err
 	}
-	f, err := r.loadBuild(ctx, in)
+	// What a build reads before it runs may be read again while the
+	// database restarts: nothing was applied yet.
+	f, err := retryTransient(ctx, r, "load build", func() (*buildFacts, error) { return r.loadBuild(ctx, in) })
 	if err != nil {
 		return nil, err
 	}

@@ -61,7 +61,12 @@ func newHarness(t *testing.T) *harness {
 
 func newHarnessWith(t *testing.T, mod func(*activities.Options)) *harness {
 	t.Helper()
-	bdb := testinfra.DB(t)
+	return newHarnessOn(t, testinfra.DB(t), mod)
+}
+
+// newHarnessOn is newHarnessWith on a migrated database of the caller's.
+func newHarnessOn(t *testing.T, bdb *bun.DB, mod func(*activities.Options)) *harness {
+	t.Helper()
 	s := db.NewStore(bdb)
 	h := &harness{t: t, ctx: t.Context(), db: bdb, store: s, workerID: uuid.New(), workDir: t.TempDir()}
 	var err error

@@ -238,10 +238,44 @@ func (r *jobRun) complete(ctx context.Context, c db.Completion) (workflows.RunJo
 		}
 	}
 	c.WorkerID = r.a.opts.WorkerID
-	if _, err := r.a.opts.Store.CompleteJob(ctx, r.job.ID, c); err != nil {
+	// The outcome lives only in this process now: ride out a database
+	// outage (a restart, a failover) rather than lose it; a build is never
+	// run twice, so a completion given up here fails it. CompleteJob is
+	// idempotent, so a commit whose reply was lost is no harm.
+	_, err := retryTransient(ctx, r, "complete job", func() (bool, error) {
+		return r.a.opts.Store.CompleteJob(ctx, r.job.ID, c)
+	})
+	if err != nil {
 		return workflows.RunJobResult{}, fmt.Errorf("complete job: %w", err)
 	}
 	return workflows.RunJobResult{Completed: true}, nil
+}
+
+// Retrying work while the database is unavailable: the backoff between
+// attempts, and how long an outage is ridden out.
+const (
+	transientRetryMin    = 100 * time.Millisecond
+	transientRetryMax    = 2 * time.Second
+	transientRetryWindow = 30 * time.Second
+)
+
+// retryTransient runs fn again while it fails because the database is out
+// of reach (db.Transient), for up to transientRetryWindow. fn must be safe
+// to repeat: a read, or an idempotent write.
+func retryTransient[T any](ctx context.Context, r *jobRun, what string, fn func() (T, error)) (T, error) {
+	deadline := time.Now().Add(transientRetryWindow)
+	for wait := transientRetryMin; ; wait = min(2*wait, transientRetryMax) {
+		v, err := fn()
+		if err == nil || !db.Transient(err) || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return v, err
+		}
+		r.a.opts.Log.Warn(what+": database unavailable, retrying", "job_id", r.job.ID, "err", err)
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // runSteps dispatches on the job type. It returns the function that writes
@@ -283,7 +317,9 @@ func (r *jobRun) init(ctx context.Context, prov provisioner.Provisioner, dir str
 
 // prepareDir extracts the job's archive into a fresh directory.
 func (r *jobRun) prepareDir(ctx context.Context) (string, error) {
-	file, err := r.a.opts.Store.GetFileByID(ctx, r.job.FileID)
+	file, err := retryTransient(ctx, r, "get template file", func() (*db.File, error) {
+		return r.a.opts.Store.GetFileByID(ctx, r.job.FileID)
+	})
 	if err != nil {
 		return "", fmt.Errorf("get template file: %w", err)
 	}

@@ -120,8 +120,14 @@ func freeAddr(t *testing.T) string {
 
 // startServer starts `berth server` and returns a client once it answers.
 func (e *env) startServer() *sdk.Client {
-	addr := freeAddr(e.t)
-	e.start("server "+addr, "server", "--address", addr)
+	_, c := e.startServerAt(freeAddr(e.t))
+	return c
+}
+
+// startServerAt starts `berth server` on addr and returns the process and
+// a client once it answers.
+func (e *env) startServerAt(addr string, flags ...string) (*proc, *sdk.Client) {
+	p := e.start("server "+addr, append([]string{"server", "--address", addr}, flags...)...)
 	u, err := url.Parse("http://" + addr)
 	require.NoError(e.t, err)
 	c := sdk.New(u)
@@ -129,7 +135,7 @@ func (e *env) startServer() *sdk.Client {
 		_, err := c.BuildInfo(e.t.Context())
 		assert.NoError(ct, err)
 	}, 60*time.Second, 50*time.Millisecond)
-	return c
+	return p, c
 }
 
 // startWorker starts `berth worker` and waits until its daemon row is fresh.

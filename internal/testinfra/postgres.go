@@ -9,10 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -226,124 +222,34 @@ func stopPostgres() {
 	}
 }
 
-// cluster is a throwaway Postgres cluster in a temporary directory.
-type cluster struct {
-	dir   string // owns data/, the unix socket and the server log
-	pgCtl string
-	asPG  bool // run commands as user postgres (we are root)
-	url   string
-}
-
-// startCluster initdb's and starts a cluster with trust authentication on a
-// free 127.0.0.1 port.
+// startCluster starts the throwaway cluster PostgresURL falls back to, in a
+// temporary directory that stopPostgres removes.
 func startCluster() (*cluster, error) {
-	initdb, pgCtl, err := findPostgresBinaries()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "berth-testpg-")
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{dir: dir, pgCtl: pgCtl, asPG: os.Geteuid() == 0}
-	fail := func(err error) (*cluster, error) {
+	pc, err := newPostgresCluster(dir)
+	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	if c.asPG {
-		// initdb refuses to run as root.
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return fail(fmt.Errorf("running as root and %w", err))
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			return fail(err)
-		}
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := c.run(initdb, "-D", data, "-U", "postgres", "--auth=trust", "--no-locale", "-E", "UTF8", "--no-sync"); err != nil {
-		return fail(fmt.Errorf("initdb: %w\n%s", err, out))
-	}
-	var lastErr error
-	for range 3 { // the free port may be taken before postgres binds it
-		port, err := freePort()
-		if err != nil {
-			return fail(err)
-		}
-		logFile := filepath.Join(dir, "postgres.log")
-		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300"+
-			" -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, dir)
-		out, err := c.run(pgCtl, "-D", data, "-l", logFile, "-o", opts, "-w", "-t", "30", "start")
-		if err == nil {
-			c.url = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-			return c, nil
-		}
-		log, _ := os.ReadFile(logFile)
-		lastErr = fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
-	}
-	return fail(lastErr)
+	return &cluster{PostgresCluster: pc, dir: dir, url: pc.URL("postgres")}, nil
+}
+
+// cluster is the throwaway cluster and the directory it lives in.
+type cluster struct {
+	*PostgresCluster
+	dir string
+	url string
 }
 
 func (c *cluster) stop() {
-	data := filepath.Join(c.dir, "data")
-	if out, err := c.run(c.pgCtl, "-D", data, "-m", "immediate", "-w", "stop"); err != nil {
-		fmt.Fprintf(os.Stderr, "testinfra: stop throwaway Postgres in %s: %v\n%s\n", c.dir, err, out)
+	if err := c.Stop("immediate"); err != nil {
+		fmt.Fprintf(os.Stderr, "testinfra: stop throwaway Postgres in %s: %v\n", c.dir, err)
 		return // leave the directory for inspection
 	}
 	_ = os.RemoveAll(c.dir)
-}
-
-// run runs a Postgres binary, as user postgres when we are root, and returns
-// its combined output.
-func (c *cluster) run(bin string, args ...string) ([]byte, error) {
-	var cmd *exec.Cmd
-	switch {
-	case !c.asPG:
-		cmd = exec.Command(bin, args...)
-	case lookPath("runuser") != "":
-		cmd = exec.Command(lookPath("runuser"), append([]string{"-u", "postgres", "--", bin}, args...)...)
-	default:
-		quoted := make([]string, 0, len(args)+1)
-		for _, a := range append([]string{bin}, args...) {
-			quoted = append(quoted, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
-		}
-		cmd = exec.Command("su", "postgres", "-s", "/bin/sh", "-c", strings.Join(quoted, " "))
-	}
-	cmd.Dir = c.dir
-	return cmd.CombinedOutput()
-}
-
-// findPostgresBinaries finds initdb and pg_ctl on PATH or, failing that, in
-// the newest /usr/lib/postgresql/*/bin.
-func findPostgresBinaries() (initdb, pgCtl string, err error) {
-	if initdb = lookPath("initdb"); initdb != "" {
-		// Prefer the pg_ctl next to the initdb found (symlinks resolved).
-		if real, err := filepath.EvalSymlinks(initdb); err == nil {
-			if p := filepath.Join(filepath.Dir(real), "pg_ctl"); isExecutable(p) {
-				return initdb, p, nil
-			}
-		}
-		if pgCtl = lookPath("pg_ctl"); pgCtl != "" {
-			return initdb, pgCtl, nil
-		}
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { return pgVersion(dirs[i]) > pgVersion(dirs[j]) })
-	for _, d := range dirs {
-		i, p := filepath.Join(d, "initdb"), filepath.Join(d, "pg_ctl")
-		if isExecutable(i) && isExecutable(p) {
-			return i, p, nil
-		}
-	}
-	return "", "", errors.New("initdb and pg_ctl not found on PATH or in /usr/lib/postgresql/*/bin")
-}
-
-// pgVersion extracts the major version from /usr/lib/postgresql/<v>/bin.
-func pgVersion(binDir string) int {
-	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
-	return v
 }
 
 func lookPath(name string) string {

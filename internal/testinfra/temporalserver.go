@@ -57,16 +57,28 @@ type TemporalProcess struct {
 }
 
 // StartTemporalServer starts a TemporalProcess on a free port with berth's
-// search attributes and dynamic config, and waits until it serves them. It
-// calls Unavailable without TemporalServerBinary or Postgres.
+// search attributes and dynamic config, persisted on the Postgres server
+// the tests share, and waits until it serves them. It calls Unavailable
+// without TemporalServerBinary or Postgres.
 func StartTemporalServer(t testing.TB) *TemporalProcess {
+	t.Helper()
+	return StartTemporalServerOn(t, "")
+}
+
+// StartTemporalServerOn is StartTemporalServer persisted on the Postgres
+// server of adminURL (a PostgresCluster's URL("postgres"), say, so that the
+// test can restart the Postgres under Temporal); "" means the shared one.
+func StartTemporalServerOn(t testing.TB, adminURL string) *TemporalProcess {
 	t.Helper()
 	bin := TemporalServerBinary()
 	if bin == "" {
 		t.Log("no Temporal server: set TEMPORAL_SERVER or run `make tools` (bin/temporal-server)")
 		Unavailable(t, "Temporal server")
 	}
-	admin, err := url.Parse(PostgresURL(t))
+	if adminURL == "" {
+		adminURL = PostgresURL(t)
+	}
+	admin, err := url.Parse(adminURL)
 	require.NoError(t, err)
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)

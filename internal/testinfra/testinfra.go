@@ -45,10 +45,17 @@ func Main(m *testing.M) int {
 // "", "false" or "0" (a skipped suite looks green).
 func Unavailable(t testing.TB, what string) {
 	t.Helper()
-	if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+	if CI() {
 		t.Fatalf("%s is required when CI is set", what)
 	}
 	t.Skipf("%s not available (see internal/testinfra)", what)
+}
+
+// CI reports whether the CI environment variable is set to anything but "",
+// "false" or "0": then no test may skip for a missing service.
+func CI() bool {
+	ci := os.Getenv("CI")
+	return ci != "" && ci != "false" && ci != "0"
 }
 
 // TaskQueuePrefix returns a prefix unique to this call, such as "t-3f9a0c1b2d4e".
