@@ -62,6 +62,9 @@ func (a *API) jobLogs(c *gin.Context, jobID uuid.UUID) error {
 	if err != nil {
 		return err
 	}
+	if err := httpapi.LongLived(c); err != nil {
+		return err
+	}
 	conn, err := websocket.Accept(c.Writer, c.Request, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		// Accept has written the response.

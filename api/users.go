@@ -205,10 +205,15 @@ func (a *API) login(c *gin.Context) error {
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: httpmw.SessionTokenCookie, Value: token, Path: "/", HttpOnly: true,
-		Expires: key.ExpiresAt, SameSite: http.SameSiteLaxMode,
+		Expires: key.ExpiresAt, SameSite: http.SameSiteLaxMode, Secure: a.secureCookies(),
 	})
 	return httpapi.Write(c, http.StatusCreated, sdk.LoginWithPasswordResponse{SessionToken: token})
 }
+
+// secureCookies reports whether session cookies carry Secure: when the
+// deployment is reached over https, so the browser never sends the token
+// in clear.
+func (a *API) secureCookies() bool { return a.opts.AccessURL.Scheme == "https" }
 
 // dummyHash is a bcrypt hash (default cost) of a password nobody has; a
 // login for an unknown email compares against it so it takes as long as a
@@ -241,7 +246,7 @@ func (a *API) logout(c *gin.Context) error {
 	if err := a.store.DeleteAPIKey(c.Request.Context(), httpmw.ActorFrom(c).KeyID); err != nil {
 		return err
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: httpmw.SessionTokenCookie, Value: "", Path: "/", MaxAge: -1})
+	http.SetCookie(c.Writer, &http.Cookie{Name: httpmw.SessionTokenCookie, Value: "", Path: "/", MaxAge: -1, Secure: a.secureCookies()})
 	return httpapi.WriteMessage(c, http.StatusOK, "Logged out!")
 }
 

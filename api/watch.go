@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/api/httpmw"
 )
 
@@ -34,6 +35,9 @@ func (a *API) watchWorkspace(c *gin.Context) error {
 	flusher, ok := c.Writer.(http.Flusher)
 	if !ok {
 		return fmt.Errorf("response writer cannot flush")
+	}
+	if err := httpapi.LongLived(c); err != nil {
+		return err
 	}
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-dev/berth/activities"
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/api/dispatch"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
@@ -129,7 +130,7 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := httpapi.NewServer(a.Handler())
 	log.Info("api listening", "address", ln.Addr().String(), "access_url", accessURL.String())
 
 	grp, gctx := errgroup.WithContext(ctx)
