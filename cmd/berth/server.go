@@ -16,8 +16,8 @@ import (
 
 	"github.com/berth-dev/berth/activities"
 	"github.com/berth-dev/berth/api"
-	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/api/dispatch"
+	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
 	"github.com/berth-dev/berth/jobs"
