@@ -57,6 +57,16 @@ func (a *API) createFirstUser(c *gin.Context) error {
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
 	}
+	// The cheap checks come first, as in Coder: once a user exists this
+	// unauthenticated route answers 409 without spending a bcrypt hash.
+	ctx := c.Request.Context()
+	n, err := a.store.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return errFirstUserExists()
+	}
 	if err := validatePassword(req.Password); err != nil {
 		return httpapi.BadRequest("Password is invalid").WithValidation("password", err.Error())
 	}
@@ -64,7 +74,6 @@ func (a *API) createFirstUser(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request.Context()
 	var resp sdk.CreateFirstUserResponse
 	err = a.store.InTx(ctx, func(tx *db.Store) error {
 		if _, err := tx.DB().ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", firstUserLock); err != nil {
@@ -75,7 +84,7 @@ func (a *API) createFirstUser(c *gin.Context) error {
 			return err
 		}
 		if n > 0 {
-			return httpapi.Errorf(http.StatusConflict, "The initial user has already been created.")
+			return errFirstUserExists()
 		}
 		org, err := tx.GetDefaultOrganization(ctx)
 		if err != nil {
@@ -93,6 +102,10 @@ func (a *API) createFirstUser(c *gin.Context) error {
 		return err
 	}
 	return httpapi.Write(c, http.StatusCreated, resp)
+}
+
+func errFirstUserExists() error {
+	return httpapi.Errorf(http.StatusConflict, "The initial user has already been created.")
 }
 
 func insertUser(ctx context.Context, tx *db.Store, email, username, name string, hash []byte, roles []string, orgs []uuid.UUID, status, loginType string) (*db.User, error) {
