@@ -457,6 +457,30 @@ func TestAppendLogsConcurrently(t *testing.T) {
 	require.Equal(t, total, f.getJob(j.ID).LogsLength, "logs_length counts every stored byte")
 }
 
+// TestLogLineCap writes empty lines, which add no bytes: the line cap stops
+// them with one notice, as the byte cap does.
+func TestLogLineCap(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	j := f.insertJob()
+	_, err := f.store.ClaimJob(f.ctx, j.ID, claim(uuid.New()))
+	require.NoError(t, err)
+	batch := make([]db.ProvisionerJobLog, 1000)
+	for i := range batch {
+		batch[i] = logLine("Setting up", "")
+	}
+	for range db.MaxLogLines/len(batch) + 2 {
+		require.NoError(t, f.store.AppendLogs(f.ctx, j.ID, batch))
+	}
+	got := f.getJob(j.ID)
+	require.True(t, got.LogsOverflowed)
+	require.Equal(t, db.MaxLogLines, got.LogsLines)
+	logs, err := f.store.GetJobLogsAfter(f.ctx, j.ID, 0)
+	require.NoError(t, err)
+	require.Len(t, logs, db.MaxLogLines)
+	require.Contains(t, logs[len(logs)-1].Output, "exceeded")
+}
+
 func TestLogCap(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
