@@ -67,6 +67,11 @@ type Options struct {
 	RateLimitAPI   int64
 	RateLimitLogin int64
 	RateLimitFiles int64
+	// MaxStreamsPerUser caps the workspace watches and log follows one
+	// user holds open on this server (default 64), MaxStreams all of them
+	// (default 4096).
+	MaxStreamsPerUser int
+	MaxStreams        int
 }
 
 // API serves /api/v2.
@@ -77,6 +82,9 @@ type API struct {
 	jobs  *jobs.Creator
 	log   *slog.Logger
 	opts  Options
+
+	streams *streamLimiter
+	watches *watchHub
 }
 
 // New returns an API with defaults filled in.
@@ -115,7 +123,16 @@ func New(opts Options) (*API, error) {
 		}
 		opts.Jobs = j
 	}
-	return &API{store: opts.Store, ps: opts.PubSub, disp: opts.Dispatcher, jobs: opts.Jobs, log: opts.Log, opts: opts}, nil
+	if opts.MaxStreamsPerUser <= 0 {
+		opts.MaxStreamsPerUser = 64
+	}
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = 4096
+	}
+	a := &API{store: opts.Store, ps: opts.PubSub, disp: opts.Dispatcher, jobs: opts.Jobs, log: opts.Log, opts: opts,
+		streams: newStreamLimiter(opts.MaxStreamsPerUser, opts.MaxStreams)}
+	a.watches = newWatchHub(a)
+	return a, nil
 }
 
 // h adapts an error-returning handler; the one renderer writes errors.

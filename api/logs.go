@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/berth-dev/berth/api/httpapi"
+	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
@@ -65,6 +66,11 @@ func (a *API) jobLogs(c *gin.Context, jobID uuid.UUID) error {
 		return httpapi.Errorf(http.StatusUpgradeRequired, "Failed to accept websocket.").
 			WithDetail("Follow the logs over a websocket, or poll without follow using after=<last log id>.")
 	}
+	release, err := a.streams.acquire(httpmw.ActorFrom(c).User.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	// Subscribe before reading anything, so no line falls between the
 	// backlog and the live stream.
 	sub, unsubscribe := a.ps.Subscribe(jobID)
