@@ -47,6 +47,8 @@ type serverCmd struct {
 	LoginRateLimit             int64         `help:"Password logins and first-user requests a minute from each IP." default:"60" env:"BERTH_LOGIN_RATE_LIMIT"`
 	FilesRateLimit             int64         `help:"Uploads a minute from each user." default:"12" env:"BERTH_FILES_RATE_LIMIT"`
 	DangerousDisableRateLimits bool          `help:"Turn every rate limit off (benchmarks, load tests)." env:"BERTH_DANGEROUS_DISABLE_RATE_LIMITS"`
+	MaxStreamsPerUser          int           `help:"Workspace watches and log follows one user may hold open on this server." default:"64" env:"BERTH_MAX_STREAMS_PER_USER"`
+	MaxStreams                 int           `help:"Workspace watches and log follows this server holds open in all." default:"4096" env:"BERTH_MAX_STREAMS"`
 	pprofFlags
 }
 
@@ -130,6 +132,7 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 		DefaultTokenLifetime: s.DefaultTokenLifetime, HTTPAddress: s.Address,
 		AutobuildPollInterval: s.AutobuildInterval, DefaultQuietHoursSchedule: s.DefaultQuietHours,
 		RateLimitAPI: s.APIRateLimit, RateLimitLogin: s.LoginRateLimit, RateLimitFiles: s.FilesRateLimit,
+		MaxStreamsPerUser: s.MaxStreamsPerUser, MaxStreams: s.MaxStreams,
 	})
 	if err != nil {
 		return err
