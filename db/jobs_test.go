@@ -632,3 +632,33 @@ func TestInsertFileDedupPerCreator(t *testing.T) {
 	_, err = f.store.GetFileByID(f.ctx, uuid.New())
 	require.ErrorIs(t, err, db.ErrNotFound)
 }
+
+// TestDeleteUnreferencedFiles keeps files a job uses and files newer than
+// the cut-off, and deletes the rest.
+func TestDeleteUnreferencedFiles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	old := db.Now().Add(-48 * time.Hour)
+	insert := func(data string, at time.Time) *db.File {
+		file := newFile(f.user.ID, []byte(data))
+		file.CreatedAt = at
+		got, created, err := f.store.InsertFile(f.ctx, file)
+		require.NoError(t, err)
+		require.True(t, created)
+		return got
+	}
+	stale := insert("stale upload", old)
+	used := insert("used upload", old)
+	f.insertJob(func(j *db.ProvisionerJob) { j.FileID = used.ID })
+	fresh := insert("fresh upload", db.Now())
+
+	n, err := f.store.DeleteUnreferencedFiles(f.ctx, db.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, int64(1))
+	_, err = f.store.GetFileByID(f.ctx, stale.ID)
+	require.ErrorIs(t, err, db.ErrNotFound)
+	for _, kept := range []*db.File{used, fresh, f.file} {
+		_, err = f.store.GetFileByID(f.ctx, kept.ID)
+		require.NoError(t, err)
+	}
+}

@@ -49,6 +49,7 @@ type serverCmd struct {
 	DangerousDisableRateLimits bool          `help:"Turn every rate limit off (benchmarks, load tests)." env:"BERTH_DANGEROUS_DISABLE_RATE_LIMITS"`
 	MaxStreamsPerUser          int           `help:"Workspace watches and log follows one user may hold open on this server." default:"64" env:"BERTH_MAX_STREAMS_PER_USER"`
 	MaxStreams                 int           `help:"Workspace watches and log follows this server holds open in all." default:"4096" env:"BERTH_MAX_STREAMS"`
+	FileRetention              time.Duration `help:"Delete uploads no template version uses after this long (0 keeps them)." default:"24h" env:"BERTH_UNREFERENCED_FILE_RETENTION" name:"unreferenced-file-retention"`
 	pprofFlags
 }
 
@@ -155,6 +156,9 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	grp.Go(func() error { return s.servePprof(gctx, log) })
 	grp.Go(func() error { return rec.Run(gctx) })
 	grp.Go(func() error { return reaper.Run(gctx) })
+	if s.FileRetention > 0 {
+		grp.Go(func() error { return purgeFiles(gctx, store, quartz.NewReal(), s.FileRetention, log) })
+	}
 	if s.AutobuildInterval > 0 {
 		exec, err := lifecycle.New(lifecycle.Options{Store: store, Jobs: creator, Log: log, Interval: s.AutobuildInterval})
 		if err != nil {
