@@ -54,13 +54,24 @@ type Options struct {
 	// AllowWorkspaceRenames lets owners rename workspaces (default off, as
 	// in Coder).
 	AllowWorkspaceRenames bool
-	// HTTPAddress, AutobuildPollInterval, DefaultQuietHoursSchedule and
-	// RateLimitAPI (requests a minute, 0: none) are only reported by
-	// GET /deployment/config.
+	// HTTPAddress, AutobuildPollInterval and DefaultQuietHoursSchedule are
+	// only reported by GET /deployment/config.
 	HTTPAddress               string
 	AutobuildPollInterval     time.Duration
 	DefaultQuietHoursSchedule string
-	RateLimitAPI              int64
+	// Rate limits, in requests a minute (0: none, the default, which
+	// in-process test deployments rely on). RateLimitAPI counts every
+	// request of a user (before signing in, of an IP); RateLimitLogin every
+	// password login and first-user request of an IP; RateLimitFiles every
+	// upload of a user.
+	RateLimitAPI   int64
+	RateLimitLogin int64
+	RateLimitFiles int64
+	// MaxStreamsPerUser caps the workspace watches and log follows one
+	// user holds open on this server (default 64), MaxStreams all of them
+	// (default 4096).
+	MaxStreamsPerUser int
+	MaxStreams        int
 }
 
 // API serves /api/v2.
@@ -71,6 +82,9 @@ type API struct {
 	jobs  *jobs.Creator
 	log   *slog.Logger
 	opts  Options
+
+	streams *streamLimiter
+	watches *watchHub
 }
 
 // New returns an API with defaults filled in.
@@ -109,7 +123,16 @@ func New(opts Options) (*API, error) {
 		}
 		opts.Jobs = j
 	}
-	return &API{store: opts.Store, ps: opts.PubSub, disp: opts.Dispatcher, jobs: opts.Jobs, log: opts.Log, opts: opts}, nil
+	if opts.MaxStreamsPerUser <= 0 {
+		opts.MaxStreamsPerUser = 64
+	}
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = 4096
+	}
+	a := &API{store: opts.Store, ps: opts.PubSub, disp: opts.Dispatcher, jobs: opts.Jobs, log: opts.Log, opts: opts,
+		streams: newStreamLimiter(opts.MaxStreamsPerUser, opts.MaxStreams)}
+	a.watches = newWatchHub(a)
+	return a, nil
 }
 
 // h adapts an error-returning handler; the one renderer writes errors.
@@ -145,14 +168,19 @@ func (a *API) Handler() http.Handler {
 	return e
 }
 
-func (a *API) routes(r *gin.RouterGroup) {
+func (a *API) routes(root *gin.RouterGroup) {
+	// One API limiter, keyed by IP here and by user once authenticated.
+	apiLimit := httpmw.RateLimit(int(a.opts.RateLimitAPI), time.Minute)
+	loginLimit := httpmw.RateLimit(int(a.opts.RateLimitLogin), time.Minute)
+	filesLimit := httpmw.RateLimit(int(a.opts.RateLimitFiles), time.Minute)
+	r := root.Group("", apiLimit)
 	r.GET("/buildinfo", a.h(a.buildInfo))
 	r.GET("/users/authmethods", a.h(a.authMethods))
 	r.GET("/users/first", a.h(a.firstUserExists))
-	r.POST("/users/first", a.h(a.createFirstUser))
-	r.POST("/users/login", a.h(a.login))
+	r.POST("/users/first", loginLimit, a.h(a.createFirstUser))
+	r.POST("/users/login", loginLimit, a.h(a.login))
 
-	auth := r.Group("", httpmw.Authenticate(a.store, a.log))
+	auth := root.Group("", httpmw.Authenticate(a.store, a.log), apiLimit)
 	auth.POST("/users/logout", a.h(a.logout))
 	auth.POST("/users", a.h(a.createUser))
 	auth.GET("/users/:user", a.h(a.user))
@@ -221,7 +249,7 @@ func (a *API) routes(r *gin.RouterGroup) {
 
 	auth.GET("/deployment/config", a.h(a.deploymentConfig))
 
-	auth.POST("/files", a.h(a.uploadFile))
+	auth.POST("/files", filesLimit, a.h(a.uploadFile))
 	auth.GET("/files/:fileID", a.h(a.downloadFile))
 
 	auth.GET("/templates", a.h(a.templates))

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/berth-dev/berth/api/httpapi"
+	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
@@ -29,7 +30,9 @@ func (a *API) templateVersionLogs(c *gin.Context) error {
 	return a.jobLogs(c, v.JobID)
 }
 
-// jobLogs serves a job's logs: a JSON array, or with `follow` a websocket
+// jobLogs serves a job's logs: a JSON array (a page of at most `limit`
+// lines after `after`, by default all of them: the line cap bounds a job's
+// logs; Coder has no limit and ignores `before`, as berth does), or with `follow` a websocket
 // that streams every line exactly once, in order, and closes when the job
 // reaches a terminal state.
 func (a *API) jobLogs(c *gin.Context, jobID uuid.UUID) error {
@@ -42,9 +45,18 @@ func (a *API) jobLogs(c *gin.Context, jobID uuid.UUID) error {
 		}
 		after = n
 	}
+	limit := db.MaxLogLines
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 {
+			return httpapi.BadRequest("Query param \"limit\" must be a positive integer.").
+				WithValidation("limit", "Must be a positive integer")
+		}
+		limit = min(n, db.MaxLogLines)
+	}
 	ctx := c.Request.Context()
 	if _, follow := c.GetQuery("follow"); !follow {
-		logs, err := a.store.GetJobLogsAfter(ctx, jobID, after)
+		logs, err := a.store.GetJobLogsPage(ctx, jobID, after, limit)
 		if err != nil {
 			return err
 		}
@@ -54,12 +66,20 @@ func (a *API) jobLogs(c *gin.Context, jobID uuid.UUID) error {
 		return httpapi.Errorf(http.StatusUpgradeRequired, "Failed to accept websocket.").
 			WithDetail("Follow the logs over a websocket, or poll without follow using after=<last log id>.")
 	}
+	release, err := a.streams.acquire(httpmw.ActorFrom(c).User.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	// Subscribe before reading anything, so no line falls between the
 	// backlog and the live stream.
 	sub, unsubscribe := a.ps.Subscribe(jobID)
 	defer unsubscribe()
 	job, err := a.store.GetJobByID(ctx, jobID)
 	if err != nil {
+		return err
+	}
+	if err := httpapi.LongLived(c); err != nil {
 		return err
 	}
 	conn, err := websocket.Accept(c.Writer, c.Request, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
@@ -96,19 +116,29 @@ type follower struct {
 	last  int64
 }
 
+// followPage is how many lines a follower reads at a time, so a
+// follower's memory stays small whatever the backlog.
+const followPage = 1000
+
 // catchUp sends every stored line after the last one sent.
 func (f *follower) catchUp(ctx context.Context) (int, error) {
-	logs, err := f.a.store.GetJobLogsAfter(ctx, f.jobID, f.last)
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range logs {
-		if err := wsjson.Write(ctx, f.conn, convertLog(l)); err != nil {
-			return 0, err
+	sent := 0
+	for {
+		logs, err := f.a.store.GetJobLogsPage(ctx, f.jobID, f.last, followPage)
+		if err != nil {
+			return sent, err
 		}
-		f.last = l.ID
+		for _, l := range logs {
+			if err := wsjson.Write(ctx, f.conn, convertLog(l)); err != nil {
+				return sent, err
+			}
+			f.last = l.ID
+			sent++
+		}
+		if len(logs) < followPage {
+			return sent, nil
+		}
 	}
-	return len(logs), nil
 }
 
 // run streams until the job is terminal (nil) or ctx ends.

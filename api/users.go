@@ -57,6 +57,16 @@ func (a *API) createFirstUser(c *gin.Context) error {
 	if err := httpapi.Read(c, &req); err != nil {
 		return err
 	}
+	// The cheap checks come first, as in Coder: once a user exists this
+	// unauthenticated route answers 409 without spending a bcrypt hash.
+	ctx := c.Request.Context()
+	n, err := a.store.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return errFirstUserExists()
+	}
 	if err := validatePassword(req.Password); err != nil {
 		return httpapi.BadRequest("Password is invalid").WithValidation("password", err.Error())
 	}
@@ -64,7 +74,6 @@ func (a *API) createFirstUser(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request.Context()
 	var resp sdk.CreateFirstUserResponse
 	err = a.store.InTx(ctx, func(tx *db.Store) error {
 		if _, err := tx.DB().ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", firstUserLock); err != nil {
@@ -75,7 +84,7 @@ func (a *API) createFirstUser(c *gin.Context) error {
 			return err
 		}
 		if n > 0 {
-			return httpapi.Errorf(http.StatusConflict, "The initial user has already been created.")
+			return errFirstUserExists()
 		}
 		org, err := tx.GetDefaultOrganization(ctx)
 		if err != nil {
@@ -93,6 +102,10 @@ func (a *API) createFirstUser(c *gin.Context) error {
 		return err
 	}
 	return httpapi.Write(c, http.StatusCreated, resp)
+}
+
+func errFirstUserExists() error {
+	return httpapi.Errorf(http.StatusConflict, "The initial user has already been created.")
 }
 
 func insertUser(ctx context.Context, tx *db.Store, email, username, name string, hash []byte, roles []string, orgs []uuid.UUID, status, loginType string) (*db.User, error) {
@@ -205,10 +218,15 @@ func (a *API) login(c *gin.Context) error {
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: httpmw.SessionTokenCookie, Value: token, Path: "/", HttpOnly: true,
-		Expires: key.ExpiresAt, SameSite: http.SameSiteLaxMode,
+		Expires: key.ExpiresAt, SameSite: http.SameSiteLaxMode, Secure: a.secureCookies(),
 	})
 	return httpapi.Write(c, http.StatusCreated, sdk.LoginWithPasswordResponse{SessionToken: token})
 }
+
+// secureCookies reports whether session cookies carry Secure: when the
+// deployment is reached over https, so the browser never sends the token
+// in clear.
+func (a *API) secureCookies() bool { return a.opts.AccessURL.Scheme == "https" }
 
 // dummyHash is a bcrypt hash (default cost) of a password nobody has; a
 // login for an unknown email compares against it so it takes as long as a
@@ -241,7 +259,7 @@ func (a *API) logout(c *gin.Context) error {
 	if err := a.store.DeleteAPIKey(c.Request.Context(), httpmw.ActorFrom(c).KeyID); err != nil {
 		return err
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: httpmw.SessionTokenCookie, Value: "", Path: "/", MaxAge: -1})
+	http.SetCookie(c.Writer, &http.Cookie{Name: httpmw.SessionTokenCookie, Value: "", Path: "/", MaxAge: -1, Secure: a.secureCookies()})
 	return httpapi.WriteMessage(c, http.StatusOK, "Logged out!")
 }
 

@@ -1,13 +1,14 @@
 package api
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/api/httpmw"
 )
 
@@ -17,23 +18,29 @@ const watchPingInterval = 15 * time.Second
 // watchWorkspace streams the workspace as server-sent events: the current
 // workspace at once, then again on every change to it or its builds (from
 // any API server, through Postgres notifications), with pings in between,
-// until the client goes away or the server stops.
+// until the client goes away or the server stops. The watchers of one
+// workspace share one read per change (watchHub); each counts against the
+// stream caps.
 func (a *API) watchWorkspace(c *gin.Context) error {
 	ws, err := a.workspaceParam(c, true)
 	if err != nil {
 		return err
 	}
 	caller := httpmw.ActorFrom(c).User
-	sub, unsubscribe := a.ps.Subscribe(ws.ID)
-	defer unsubscribe()
-	ctx := c.Request.Context()
-	first, err := a.convertWorkspace(ctx, caller, ws)
+	release, err := a.streams.acquire(caller.ID)
 	if err != nil {
 		return err
 	}
+	defer release()
+	feed, leave := a.watches.join(ws.ID)
+	defer leave()
+	ctx := c.Request.Context()
 	flusher, ok := c.Writer.(http.Flusher)
 	if !ok {
 		return fmt.Errorf("response writer cannot flush")
+	}
+	if err := httpapi.LongLived(c); err != nil {
+		return err
 	}
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -42,17 +49,14 @@ func (a *API) watchWorkspace(c *gin.Context) error {
 	h.Set("X-Accel-Buffering", "no")
 	c.Writer.WriteHeader(http.StatusOK)
 
-	send := func(event string, v any) error {
-		if v == nil {
-			_, err := fmt.Fprintf(c.Writer, "event: %s\n\n", event)
-			flusher.Flush()
-			return err
+	send := func(event string, data []byte) error {
+		var err error
+		if data == nil {
+			_, err = fmt.Fprintf(c.Writer, "event: %s\n\n", event)
+		} else {
+			_, err = fmt.Fprintf(c.Writer, "event: %s\ndata: %s\n\n", event, data)
 		}
-		b, err := json.Marshal(v)
 		if err != nil {
-			return err
-		}
-		if _, err := fmt.Fprintf(c.Writer, "event: %s\ndata: %s\n\n", event, b); err != nil {
 			return err
 		}
 		flusher.Flush()
@@ -61,13 +65,19 @@ func (a *API) watchWorkspace(c *gin.Context) error {
 	if err := send("ping", nil); err != nil {
 		return nil
 	}
-	if err := send("data", first); err != nil {
-		return nil
-	}
-	last, _ := json.Marshal(first)
+	var last []byte
+	snap, changed := feed.current()
 	ping := time.NewTicker(watchPingInterval)
 	defer ping.Stop()
 	for {
+		if snap != nil {
+			if b := snap.forUser(caller.ID); !bytes.Equal(b, last) {
+				last = b
+				if err := send("data", b); err != nil {
+					return nil
+				}
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -77,30 +87,8 @@ func (a *API) watchWorkspace(c *gin.Context) error {
 			if err := send("ping", nil); err != nil {
 				return nil
 			}
-		case <-sub.C:
-			cur, err := a.store.GetWorkspaceByID(ctx, ws.ID)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				a.log.Warn("watch workspace", "workspace_id", ws.ID, "err", err)
-				continue
-			}
-			out, err := a.convertWorkspace(ctx, caller, cur)
-			if err != nil {
-				if ctx.Err() == nil {
-					a.log.Warn("watch workspace", "workspace_id", ws.ID, "err", err)
-				}
-				continue
-			}
-			b, _ := json.Marshal(out)
-			if string(b) == string(last) {
-				continue // a wake-up (poll or reconnect) with nothing new
-			}
-			last = b
-			if err := send("data", out); err != nil {
-				return nil
-			}
+		case <-changed:
+			snap, changed = feed.current()
 		}
 	}
 }

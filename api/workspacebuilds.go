@@ -333,7 +333,8 @@ func (a *API) putWorkspaceBuildState(c *gin.Context) error {
 		return httpapi.NotFound()
 	}
 	var req sdk.UpdateWorkspaceBuildStateRequest
-	if err := httpapi.Read(c, &req); err != nil {
+	// State is a file (base64 in JSON): it gets the upload cap, not Read's.
+	if err := httpapi.ReadMax(c, &req, 2*a.opts.MaxFileSize); err != nil {
 		return err
 	}
 	if err := a.store.UpdateWorkspaceBuildState(c.Request.Context(), b.ID, req.State); err != nil {

@@ -27,8 +27,12 @@ type JobEvent struct {
 	End         bool      `json:"end,omitempty"`      // the job reached a terminal state
 }
 
-// MaxLogBytes caps the log output stored per job.
-const MaxLogBytes = 1 << 20
+// MaxLogBytes caps the log output stored per job, and MaxLogLines its
+// lines: empty lines add no bytes but each costs a row.
+const (
+	MaxLogBytes = 1 << 20
+	MaxLogLines = 20_000
+)
 
 // selectJobs selects whole job rows, including the generated status that
 // bun leaves out of its default column list.
@@ -180,22 +184,25 @@ func (s *Store) appendLogs(ctx context.Context, j *ProvisionerJob, logs []Provis
 	if len(logs) == 0 {
 		return 0, nil
 	}
-	length, overflowed := j.LogsLength, j.LogsOverflowed
+	length, lines, overflowed := j.LogsLength, j.LogsLines, j.LogsOverflowed
 	keep := make([]ProvisionerJobLog, 0, len(logs))
 	for _, l := range logs {
 		if overflowed && !force {
 			continue
 		}
-		if !force && length+len(l.Output) > MaxLogBytes {
+		// The notice takes the last line under the line cap.
+		if !force && (length+len(l.Output) > MaxLogBytes || lines+1 >= MaxLogLines) {
 			overflowed = true
 			keep = append(keep, ProvisionerJobLog{
 				JobID: j.ID, CreatedAt: l.CreatedAt, Source: LogSourceDaemon, Level: "warn", Stage: l.Stage,
-				Output: fmt.Sprintf("Log output exceeded the limit of %d bytes; further lines are dropped.", MaxLogBytes),
+				Output: fmt.Sprintf("Log output exceeded the limit of %d bytes or %d lines; further lines are dropped.", MaxLogBytes, MaxLogLines),
 			})
+			lines++
 			continue
 		}
 		l.JobID = j.ID
 		length += len(l.Output)
+		lines++
 		keep = append(keep, l)
 	}
 	if len(keep) == 0 {
@@ -205,18 +212,28 @@ func (s *Store) appendLogs(ctx context.Context, j *ProvisionerJob, logs []Provis
 		return 0, wrap("insert provisioner job logs", err)
 	}
 	last := keep[len(keep)-1].ID
-	if _, err := s.execPrepared(ctx, `UPDATE provisioner_jobs SET logs_length = $1, logs_overflowed = $2, updated_at = $3 WHERE id = $4`,
-		length, overflowed, Now(), j.ID); err != nil {
+	if _, err := s.execPrepared(ctx, `UPDATE provisioner_jobs SET logs_length = $1, logs_lines = $2, logs_overflowed = $3, updated_at = $4 WHERE id = $5`,
+		length, lines, overflowed, Now(), j.ID); err != nil {
 		return 0, wrap("update log length", err)
 	}
-	j.LogsLength, j.LogsOverflowed = length, overflowed
+	j.LogsLength, j.LogsLines, j.LogsOverflowed = length, lines, overflowed
 	return last, s.notify(ctx, JobEvent{JobID: j.ID, WorkspaceID: j.WorkspaceID.UUID, AfterID: last})
 }
 
 // GetJobLogsAfter returns a job's logs with id > after, in id order.
 func (s *Store) GetJobLogsAfter(ctx context.Context, jobID uuid.UUID, after int64) ([]ProvisionerJobLog, error) {
+	return s.GetJobLogsPage(ctx, jobID, after, 0)
+}
+
+// GetJobLogsPage returns at most limit (0: all) of a job's logs with
+// id > after, in id order.
+func (s *Store) GetJobLogsPage(ctx context.Context, jobID uuid.UUID, after int64, limit int) ([]ProvisionerJobLog, error) {
 	logs := []ProvisionerJobLog{}
-	err := s.db.NewSelect().Model(&logs).Where("job_id = ?", jobID).Where("id > ?", after).OrderExpr("id").Scan(ctx)
+	q := s.db.NewSelect().Model(&logs).Where("job_id = ?", jobID).Where("id > ?", after).OrderExpr("id")
+	if limit > 0 {
+		q = q.Limit(limit)
+	}
+	err := q.Scan(ctx)
 	return logs, wrap("get provisioner job logs", err)
 }
 

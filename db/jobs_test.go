@@ -457,6 +457,30 @@ func TestAppendLogsConcurrently(t *testing.T) {
 	require.Equal(t, total, f.getJob(j.ID).LogsLength, "logs_length counts every stored byte")
 }
 
+// TestLogLineCap writes empty lines, which add no bytes: the line cap stops
+// them with one notice, as the byte cap does.
+func TestLogLineCap(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	j := f.insertJob()
+	_, err := f.store.ClaimJob(f.ctx, j.ID, claim(uuid.New()))
+	require.NoError(t, err)
+	batch := make([]db.ProvisionerJobLog, 1000)
+	for i := range batch {
+		batch[i] = logLine("Setting up", "")
+	}
+	for range db.MaxLogLines/len(batch) + 2 {
+		require.NoError(t, f.store.AppendLogs(f.ctx, j.ID, batch))
+	}
+	got := f.getJob(j.ID)
+	require.True(t, got.LogsOverflowed)
+	require.Equal(t, db.MaxLogLines, got.LogsLines)
+	logs, err := f.store.GetJobLogsAfter(f.ctx, j.ID, 0)
+	require.NoError(t, err)
+	require.Len(t, logs, db.MaxLogLines)
+	require.Contains(t, logs[len(logs)-1].Output, "exceeded")
+}
+
 func TestLogCap(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -607,4 +631,34 @@ func TestInsertFileDedupPerCreator(t *testing.T) {
 	require.Equal(t, f.user.ID, meta.CreatedBy)
 	_, err = f.store.GetFileByID(f.ctx, uuid.New())
 	require.ErrorIs(t, err, db.ErrNotFound)
+}
+
+// TestDeleteUnreferencedFiles keeps files a job uses and files newer than
+// the cut-off, and deletes the rest.
+func TestDeleteUnreferencedFiles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	old := db.Now().Add(-48 * time.Hour)
+	insert := func(data string, at time.Time) *db.File {
+		file := newFile(f.user.ID, []byte(data))
+		file.CreatedAt = at
+		got, created, err := f.store.InsertFile(f.ctx, file)
+		require.NoError(t, err)
+		require.True(t, created)
+		return got
+	}
+	stale := insert("stale upload", old)
+	used := insert("used upload", old)
+	f.insertJob(func(j *db.ProvisionerJob) { j.FileID = used.ID })
+	fresh := insert("fresh upload", db.Now())
+
+	n, err := f.store.DeleteUnreferencedFiles(f.ctx, db.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, int64(1))
+	_, err = f.store.GetFileByID(f.ctx, stale.ID)
+	require.ErrorIs(t, err, db.ErrNotFound)
+	for _, kept := range []*db.File{used, fresh, f.file} {
+		_, err = f.store.GetFileByID(f.ctx, kept.ID)
+		require.NoError(t, err)
+	}
 }

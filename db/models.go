@@ -190,6 +190,7 @@ type ProvisionerJob struct {
 	WorkflowStartedAt *time.Time        `bun:"workflow_started_at"`
 	Attempts          int               `bun:"attempts"`
 	LogsLength        int               `bun:"logs_length"`
+	LogsLines         int               `bun:"logs_lines"`
 	LogsOverflowed    bool              `bun:"logs_overflowed"`
 	Status            string            `bun:"job_status,scanonly"`
 }

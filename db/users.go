@@ -174,6 +174,19 @@ func (s *Store) InsertFile(ctx context.Context, f *File) (*File, bool, error) {
 	return existing, false, wrap("get existing file", err)
 }
 
+// DeleteUnreferencedFiles deletes the files created before before that no
+// job uses (uploads never turned into a template version), and returns how
+// many it deleted.
+func (s *Store) DeleteUnreferencedFiles(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.NewDelete().TableExpr("files AS f").Where("f.created_at < ?", before).
+		Where("NOT EXISTS (SELECT 1 FROM provisioner_jobs j WHERE j.file_id = f.id)").Exec(ctx)
+	if err != nil {
+		return 0, wrap("delete unreferenced files", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 // GetFileByID returns a file with its data.
 func (s *Store) GetFileByID(ctx context.Context, id uuid.UUID) (*File, error) {
 	f := new(File)

@@ -232,6 +232,14 @@ func (s *Store) IsFavorite(ctx context.Context, userID, workspaceID uuid.UUID) (
 	return ok, wrap("get favorite", err)
 }
 
+// WorkspaceFavoriters returns the users who marked a workspace a favorite.
+func (s *Store) WorkspaceFavoriters(ctx context.Context, workspaceID uuid.UUID) ([]uuid.UUID, error) {
+	ids := []uuid.UUID{}
+	err := s.db.NewSelect().Table("workspace_favorites").Column("user_id").
+		Where("workspace_id = ?", workspaceID).Scan(ctx, &ids)
+	return ids, wrap("get workspace favoriters", err)
+}
+
 // UpdateWorkspaceBuildState replaces a build's provisioner state (coder
 // state push --no-build); the next build starts from it if this is the
 // latest build.

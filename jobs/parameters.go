@@ -3,6 +3,7 @@ package jobs
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -70,7 +71,9 @@ func validateParameter(d db.TemplateVersionParameter, value, prev string, hadPre
 		return nil
 	case "number":
 		n, err := strconv.ParseFloat(value, 64)
-		if err != nil {
+		// ParseFloat reads "NaN" and "Inf", which no bound can check and
+		// Terraform does not take as a number.
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
 			return fmt.Errorf("value %q is not a number", value)
 		}
 		if d.ValidationMin != nil && n < float64(*d.ValidationMin) {

@@ -96,15 +96,27 @@ func HashSecret(secret string) []byte {
 }
 
 // TokenFromRequest returns the session token from the cookie, the query or
-// the header, in that order.
+// the header, in that order. The query is read only on stream requests
+// (StreamRequest), the one place a client may be unable to set a header
+// (a browser's WebSocket or EventSource): elsewhere a token in a URL would
+// only end up in proxy logs and browser history.
 func TokenFromRequest(r *http.Request) string {
 	if ck, err := r.Cookie(SessionTokenCookie); err == nil && ck.Value != "" {
 		return ck.Value
 	}
-	if v := r.URL.Query().Get(SessionTokenQuery); v != "" {
-		return v
+	if StreamRequest(r) {
+		if v := r.URL.Query().Get(SessionTokenQuery); v != "" {
+			return v
+		}
 	}
 	return r.Header.Get(SessionTokenHeader)
+}
+
+// StreamRequest reports whether r opens a long-lived stream: a websocket
+// (log follow) or a workspace watch (server-sent events).
+func StreamRequest(r *http.Request) bool {
+	return r.Method == http.MethodGet &&
+		(strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || strings.HasSuffix(r.URL.Path, "/watch"))
 }
 
 func unauthorized(detail string) *httpapi.Error {
@@ -130,7 +142,8 @@ func authenticate(c *gin.Context, store *db.Store) error {
 	}
 	id, secret, ok := strings.Cut(token, "-")
 	if !ok || len(id) != 10 || len(secret) != 22 {
-		return unauthorized("Invalid API key format: " + `"` + token + `"` + ".")
+		// Never repeat the credential: responses end up in logs.
+		return unauthorized("Invalid API key format.")
 	}
 	ctx := c.Request.Context()
 	kw, err := store.GetAPIKeyWithUser(ctx, id)

@@ -113,6 +113,10 @@ func ParseWorkspaceQuery(q string) (WorkspaceFilter, error) {
 			c.parseTime(t, &f.LastUsedBefore)
 		case "param":
 			if p, ok := c.parseParam(t); ok {
+				if len(f.Params) == MaxParamTerms {
+					c.add(t.Key, "Query param %q may appear at most %d times", t.Key, MaxParamTerms)
+					continue
+				}
 				f.Params = append(f.Params, p)
 			}
 		case "has-agent", "has-ai-task", "has_external_agent", "shared", "shared_with_user", "shared_with_group":
@@ -130,6 +134,10 @@ func ParseWorkspaceQuery(q string) (WorkspaceFilter, error) {
 	}
 	return f, nil
 }
+
+// MaxParamTerms bounds the `param:` terms of one query: each is a
+// subquery per listed workspace.
+const MaxParamTerms = 16
 
 // parseParam parses a `param:` value; an empty one is no filter.
 func (c *collector) parseParam(t Term) (ParamFilter, bool) {

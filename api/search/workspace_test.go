@@ -2,6 +2,7 @@ package search_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,6 +179,7 @@ func TestParseWorkspaceQueryErrors(t *testing.T) {
 		{name: "date-only last_used_before", q: `last_used_before:2024-01-02`, want: []v{{"last_used_before", `Query param "last_used_before" must be an RFC 3339 timestamp such as "2006-01-02T15:04:05Z", got "2024-01-02"`}}},
 		{name: "time out of UTC range", q: `last_used_before:"0000-01-01T00:00:00+01:00"`, want: []v{{"last_used_before", `Query param "last_used_before" must be an RFC 3339 timestamp such as "2006-01-02T15:04:05Z", got "0000-01-01t00:00:00+01:00"`}}},
 		{name: "param empty name", q: "param:=x", want: []v{{"param", `Query param "param" has invalid value "=x": the parameter name is empty; use param:<name> or param:<name>=<value>`}}},
+		{name: "param terms bounded", q: strings.Repeat("param:p ", search.MaxParamTerms) + "param:q", want: []v{{"param", `Query param "param" may appear at most 16 times`}}},
 		{name: "param empty value", q: "param:a=", want: []v{{"param", `Query param "param" has invalid value "a=": the value after '=' is empty; omit the '=' to match on the parameter name alone`}}},
 		{
 			name: "all value errors in order",

@@ -95,7 +95,9 @@ func startDeployment(ctx context.Context, cfg config, probs *problems) (_ *deplo
 
 func (d *deployment) env() []string {
 	return append(os.Environ(), "BERTH_POSTGRES_URL="+d.dbURL, "TEMPORAL_ADDRESS="+d.temporalAddr,
-		"TEMPORAL_NAMESPACE=default", "BERTH_QUEUE_PREFIX="+d.prefix, "BERTH_LOG_FORMAT=text", "BERTH_LOG_LEVEL=info")
+		"TEMPORAL_NAMESPACE=default", "BERTH_QUEUE_PREFIX="+d.prefix, "BERTH_LOG_FORMAT=text", "BERTH_LOG_LEVEL=info",
+		// The load would trip the per-user limits (Coder is benchmarked the same way).
+		"BERTH_DANGEROUS_DISABLE_RATE_LIMITS=true")
 }
 
 func (d *deployment) createDatabase(ctx context.Context) error {

@@ -106,7 +106,8 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	env := append(os.Environ(), "BERTH_POSTGRES_URL="+pgURL, "TEMPORAL_ADDRESS="+temporalAddr, "BERTH_LOG_FORMAT=text")
+	env := append(os.Environ(), "BERTH_POSTGRES_URL="+pgURL, "TEMPORAL_ADDRESS="+temporalAddr, "BERTH_LOG_FORMAT=text",
+		"BERTH_DANGEROUS_DISABLE_RATE_LIMITS=true")
 	if _, err := kids.start("berth server", env, nil, self, "server", "--address", d.Address); err != nil {
 		return err
 	}

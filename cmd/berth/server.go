@@ -17,6 +17,7 @@ import (
 	"github.com/berth-dev/berth/activities"
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/dispatch"
+	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
 	"github.com/berth-dev/berth/jobs"
@@ -29,19 +30,26 @@ import (
 type serverCmd struct {
 	dbFlags
 	temporalFlags
-	Address               string        `help:"Address to listen on." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
-	AccessURL             string        `help:"URL clients use to reach this server (default: http://<address>)." env:"BERTH_ACCESS_URL"`
-	MaxFileSize           int64         `help:"Largest accepted upload in bytes." default:"104857600" env:"BERTH_MAX_FILE_SIZE"`
-	ReapPendingAfter      time.Duration `help:"Fail jobs no provisioner picked up after this long." default:"30m" env:"BERTH_REAP_PENDING_AFTER"`
-	ReapHungAfter         time.Duration `help:"Fail started jobs whose worker went silent for this long." default:"5m" env:"BERTH_REAP_HUNG_AFTER"`
-	ReapLostAfter         time.Duration `help:"End a running build (failed) or a canceled job (canceled) whose worker went silent for this long: no other worker runs them." default:"15s" env:"BERTH_REAP_LOST_AFTER"`
-	RunWorkflows          bool          `help:"Also run the job workflows that releases before workers dispatched their own jobs left in flight (ProvisionerJobV1, never activities)." default:"true" negatable:"" env:"BERTH_RUN_WORKFLOWS"`
-	AutobuildInterval     time.Duration `help:"How often the lifecycle executor runs: autostart, autostop, failure TTL, dormancy, autodelete (0 disables it on this server)." default:"15s" env:"BERTH_AUTOBUILD_INTERVAL"`
-	DefaultQuietHours     string        `help:"Quiet hours (a daily cron spec) of users who set none: templates with an autostop requirement stop workspaces then." default:"CRON_TZ=UTC 0 0 * * *" env:"BERTH_DEFAULT_QUIET_HOURS_SCHEDULE" name:"default-quiet-hours-schedule"`
-	AllowWorkspaceRenames bool          `help:"Let users rename workspaces (off by default, as in Coder)." env:"BERTH_ALLOW_WORKSPACE_RENAMES"`
-	MaxTokenLifetime      time.Duration `help:"Longest lifetime of a token a user creates." default:"876600h" env:"BERTH_MAX_TOKEN_LIFETIME"`
-	MaxAdminTokenLifetime time.Duration `help:"Longest lifetime of a token a site owner creates." default:"168h" env:"BERTH_MAX_ADMIN_TOKEN_LIFETIME"`
-	DefaultTokenLifetime  time.Duration `help:"Lifetime of a token created without one." default:"168h" env:"BERTH_DEFAULT_TOKEN_LIFETIME"`
+	Address                    string        `help:"Address to listen on." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
+	AccessURL                  string        `help:"URL clients use to reach this server (default: http://<address>)." env:"BERTH_ACCESS_URL"`
+	MaxFileSize                int64         `help:"Largest accepted upload in bytes." default:"104857600" env:"BERTH_MAX_FILE_SIZE"`
+	ReapPendingAfter           time.Duration `help:"Fail jobs no provisioner picked up after this long." default:"30m" env:"BERTH_REAP_PENDING_AFTER"`
+	ReapHungAfter              time.Duration `help:"Fail started jobs whose worker went silent for this long." default:"5m" env:"BERTH_REAP_HUNG_AFTER"`
+	ReapLostAfter              time.Duration `help:"End a running build (failed) or a canceled job (canceled) whose worker went silent for this long: no other worker runs them." default:"15s" env:"BERTH_REAP_LOST_AFTER"`
+	RunWorkflows               bool          `help:"Also run the job workflows that releases before workers dispatched their own jobs left in flight (ProvisionerJobV1, never activities)." default:"true" negatable:"" env:"BERTH_RUN_WORKFLOWS"`
+	AutobuildInterval          time.Duration `help:"How often the lifecycle executor runs: autostart, autostop, failure TTL, dormancy, autodelete (0 disables it on this server)." default:"15s" env:"BERTH_AUTOBUILD_INTERVAL"`
+	DefaultQuietHours          string        `help:"Quiet hours (a daily cron spec) of users who set none: templates with an autostop requirement stop workspaces then." default:"CRON_TZ=UTC 0 0 * * *" env:"BERTH_DEFAULT_QUIET_HOURS_SCHEDULE" name:"default-quiet-hours-schedule"`
+	AllowWorkspaceRenames      bool          `help:"Let users rename workspaces (off by default, as in Coder)." env:"BERTH_ALLOW_WORKSPACE_RENAMES"`
+	MaxTokenLifetime           time.Duration `help:"Longest lifetime of a token a user creates." default:"876600h" env:"BERTH_MAX_TOKEN_LIFETIME"`
+	MaxAdminTokenLifetime      time.Duration `help:"Longest lifetime of a token a site owner creates." default:"168h" env:"BERTH_MAX_ADMIN_TOKEN_LIFETIME"`
+	DefaultTokenLifetime       time.Duration `help:"Lifetime of a token created without one." default:"168h" env:"BERTH_DEFAULT_TOKEN_LIFETIME"`
+	APIRateLimit               int64         `help:"Requests a minute each user (before signing in: each IP) may make to the API, as Coder's --api-rate-limit." default:"512" env:"BERTH_API_RATE_LIMIT"`
+	LoginRateLimit             int64         `help:"Password logins and first-user requests a minute from each IP." default:"60" env:"BERTH_LOGIN_RATE_LIMIT"`
+	FilesRateLimit             int64         `help:"Uploads a minute from each user." default:"12" env:"BERTH_FILES_RATE_LIMIT"`
+	DangerousDisableRateLimits bool          `help:"Turn every rate limit off (benchmarks, load tests)." env:"BERTH_DANGEROUS_DISABLE_RATE_LIMITS"`
+	MaxStreamsPerUser          int           `help:"Workspace watches and log follows one user may hold open on this server." default:"64" env:"BERTH_MAX_STREAMS_PER_USER"`
+	MaxStreams                 int           `help:"Workspace watches and log follows this server holds open in all." default:"4096" env:"BERTH_MAX_STREAMS"`
+	FileRetention              time.Duration `help:"Delete uploads no template version uses after this long (0 keeps them)." default:"24h" env:"BERTH_UNREFERENCED_FILE_RETENTION" name:"unreferenced-file-retention"`
 	pprofFlags
 }
 
@@ -114,6 +122,9 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
+	if s.DangerousDisableRateLimits {
+		s.APIRateLimit, s.LoginRateLimit, s.FilesRateLimit = 0, 0, 0
+	}
 	a, err := api.New(api.Options{
 		Store: store, PubSub: ps, Dispatcher: disp, Jobs: creator, Log: log, AccessURL: accessURL,
 		BuildVersion: version, MaxFileSize: s.MaxFileSize, ShutdownCtx: shutdownCtx,
@@ -121,6 +132,8 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 		MaxTokenLifetime: s.MaxTokenLifetime, MaxAdminTokenLifetime: s.MaxAdminTokenLifetime,
 		DefaultTokenLifetime: s.DefaultTokenLifetime, HTTPAddress: s.Address,
 		AutobuildPollInterval: s.AutobuildInterval, DefaultQuietHoursSchedule: s.DefaultQuietHours,
+		RateLimitAPI: s.APIRateLimit, RateLimitLogin: s.LoginRateLimit, RateLimitFiles: s.FilesRateLimit,
+		MaxStreamsPerUser: s.MaxStreamsPerUser, MaxStreams: s.MaxStreams,
 	})
 	if err != nil {
 		return err
@@ -129,7 +142,7 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := httpapi.NewServer(a.Handler())
 	log.Info("api listening", "address", ln.Addr().String(), "access_url", accessURL.String())
 
 	grp, gctx := errgroup.WithContext(ctx)
@@ -143,6 +156,9 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	grp.Go(func() error { return s.servePprof(gctx, log) })
 	grp.Go(func() error { return rec.Run(gctx) })
 	grp.Go(func() error { return reaper.Run(gctx) })
+	if s.FileRetention > 0 {
+		grp.Go(func() error { return purgeFiles(gctx, store, quartz.NewReal(), s.FileRetention, log) })
+	}
 	if s.AutobuildInterval > 0 {
 		exec, err := lifecycle.New(lifecycle.Options{Store: store, Jobs: creator, Log: log, Interval: s.AutobuildInterval})
 		if err != nil {

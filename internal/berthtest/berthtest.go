@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/dispatch"
+	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
@@ -52,6 +54,9 @@ type Options struct {
 	// AutobuildInterval, if set, runs the lifecycle executor (autostart,
 	// autostop) at this interval.
 	AutobuildInterval time.Duration
+	// HTTPServer adjusts the HTTP server (which has the production
+	// timeouts) before it starts.
+	HTTPServer func(*http.Server)
 	// API overrides API options (the deployment fills in its store, pubsub,
 	// dispatcher, jobs, log, shutdown context and file size cap).
 	API api.Options
@@ -61,6 +66,7 @@ type Options struct {
 type Deployment struct {
 	t          testing.TB
 	URL        *url.URL
+	API        *api.API
 	DB         *bun.DB
 	Store      *db.Store
 	Temporal   client.Client
@@ -122,7 +128,12 @@ func New(t testing.TB, opts Options) *Deployment {
 			_ = exec.Run(ctx)
 		}()
 	}
-	srv := httptest.NewServer(a.Handler())
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = httpapi.NewServer(a.Handler())
+	if opts.HTTPServer != nil {
+		opts.HTTPServer(srv.Config)
+	}
+	srv.Start()
 	t.Cleanup(func() {
 		cancel()
 		srv.CloseClientConnections()
@@ -132,7 +143,7 @@ func New(t testing.TB, opts Options) *Deployment {
 	u, err := url.Parse(srv.URL)
 	require.NoError(t, err)
 	d := &Deployment{
-		t: t, URL: u, DB: bdb, Store: store, Temporal: tc, Queues: queues,
+		t: t, URL: u, API: a, DB: bdb, Store: store, Temporal: tc, Queues: queues,
 		Dispatcher: disp, Reconciler: rec, Log: log, provisioners: opts.Provisioners,
 	}
 	if d.provisioners == nil {

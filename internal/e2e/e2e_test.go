@@ -89,7 +89,7 @@ func (e *env) start(name string, args ...string) *proc {
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Env = append(os.Environ(),
 		"BERTH_POSTGRES_URL="+e.dbURL, "TEMPORAL_ADDRESS="+e.temporal, "TEMPORAL_NAMESPACE=default",
-		"BERTH_QUEUE_PREFIX="+e.prefix, "BERTH_LOG_FORMAT=text")
+		"BERTH_QUEUE_PREFIX="+e.prefix, "BERTH_LOG_FORMAT=text", "BERTH_DANGEROUS_DISABLE_RATE_LIMITS=true")
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	require.NoError(t, p.cmd.Start())
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
