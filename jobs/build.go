@@ -240,8 +240,8 @@ func (c *Creator) insertBuild(ctx context.Context, p buildPlan) (*Build, error) 
 		if preset := matchPreset(presets, p.PresetID, values); preset != nil {
 			build.TemplateVersionPresetID = uuid.NullUUID{UUID: preset.ID, Valid: true}
 		}
-		job.Provisioner, job.Tags, job.FileID = imp.Provisioner, imp.Tags, imp.FileID
-		if job.TaskQueue, err = pickQueue(ctx, tx, job, imp.TaskQueue); err != nil {
+		job.Provisioner, job.FileID = imp.Provisioner, imp.FileID
+		if err := c.scopeTags(ctx, tx, job, imp, ws.OwnerID); err != nil {
 			return err
 		}
 		if t == TransitionStart {
