@@ -255,9 +255,20 @@ func (p *Provisioner) Plan(ctx context.Context, dir string, in provisioner.PlanI
 	if in.Transition == provisioner.TransitionDelete {
 		args = append(args, "-destroy")
 	}
-	args = append(args, varArgs(in.Variables)...)
-	if err := p.run(ctx, dir, env, sink, true, args...); err != nil {
+	varFile, err := writeVarFile(dir, in.Variables)
+	if err != nil {
 		return nil, err
+	}
+	if varFile != "" {
+		args = append(args, "-var-file="+varFile)
+	}
+	runErr := p.run(ctx, dir, env, sink, true, args...)
+	if varFile != "" {
+		// The plan file holds the values apply needs.
+		_ = os.Remove(filepath.Join(dir, varFile))
+	}
+	if runErr != nil {
+		return nil, runErr
 	}
 	raw, err := p.output(ctx, dir, env, sink, "show", "-json", "-no-color", planFile)
 	if err != nil {
@@ -384,19 +395,6 @@ while ($true) { Start-Sleep -Seconds 3600 }
 func parameterEnv(prefix, name string) string {
 	sum := sha256.Sum256([]byte(name))
 	return prefix + hex.EncodeToString(sum[:])
-}
-
-func varArgs(vars map[string]string) []string {
-	names := make([]string, 0, len(vars))
-	for n := range vars {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	args := make([]string, 0, len(names))
-	for _, n := range names {
-		args = append(args, "-var", n+"="+vars[n])
-	}
-	return args
 }
 
 func or(s, def string) string {
