@@ -68,6 +68,8 @@ type Deployment struct {
 	Dispatcher *dispatch.Dispatcher
 	Reconciler *dispatch.Reconciler
 	Log        *slog.Logger
+	// API is the deployment's API (its Handler lists the routes).
+	API *api.API
 
 	provisioners map[string]provisioner.Provisioner
 }
@@ -133,7 +135,7 @@ func New(t testing.TB, opts Options) *Deployment {
 	require.NoError(t, err)
 	d := &Deployment{
 		t: t, URL: u, DB: bdb, Store: store, Temporal: tc, Queues: queues,
-		Dispatcher: disp, Reconciler: rec, Log: log, provisioners: opts.Provisioners,
+		Dispatcher: disp, Reconciler: rec, Log: log, API: a, provisioners: opts.Provisioners,
 	}
 	if d.provisioners == nil {
 		d.provisioners = map[string]provisioner.Provisioner{"echo": echo.New()}
