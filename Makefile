@@ -19,9 +19,15 @@ CODER_PROVIDER := $(TF_MIRROR)/registry.terraform.io/coder/coder/$(CODER_PROVIDE
 TF_ENV = BERTH_TERRAFORM_PATH=$(TERRAFORM) BERTH_TERRAFORM_MIRROR=$(TF_MIRROR)
 
 FUZZTIME ?= 30s
+# Every fuzz target (package:Target): parsers of what users send. Their
+# seed corpora run in every go test; make test also fuzzes each for
+# FUZZTIME_BRIEF, make fuzz for FUZZTIME.
+FUZZ_TARGETS := ./provisioner:FuzzExtractArchive ./api/search:FuzzWorkspaceQuery ./api/search:FuzzTemplateQuery \
+	./api/search:FuzzUserQuery ./api/httpapi:FuzzReadBody ./schedule:FuzzSchedule
+FUZZTIME_BRIEF ?= 3s
 BENCH ?= .
 
-.PHONY: build dev test lint bench bench-go fuzz migrate-new clean tools terraform
+.PHONY: build dev test lint bench bench-go fuzz fuzz-brief migrate-new clean tools terraform
 
 ## build: bin/berth
 build:
@@ -35,6 +41,7 @@ dev: build $(BIN)/temporal-server $(BIN)/temporal terraform
 test: lint build $(BIN)/temporal $(BIN)/temporal-server $(BIN)/coder terraform
 	BERTH_BIN=$(BIN)/berth TEMPORAL_CLI=$(BIN)/temporal TEMPORAL_SERVER=$(BIN)/temporal-server CODER_CLI=$(BIN)/coder $(TF_ENV) \
 		$(GO) test -race -shuffle=on -count=1 -timeout 25m ./...
+	$(MAKE) fuzz-brief
 
 ## lint: gofmt, go vet, workflowcheck, staticcheck
 lint: $(BIN)/workflowcheck $(BIN)/staticcheck
@@ -51,9 +58,16 @@ bench: build $(BIN)/temporal $(BIN)/temporal-server
 bench-go: $(BIN)/temporal
 	TEMPORAL_CLI=$(BIN)/temporal $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./...
 
-## fuzz: FuzzExtractArchive for FUZZTIME (30s)
+## fuzz: every fuzz target (FUZZ_TARGETS) for FUZZTIME (30s) each
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzExtractArchive$$' -fuzztime $(FUZZTIME) ./provisioner
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
+
+## fuzz-brief: every fuzz target for FUZZTIME_BRIEF (3s) each (part of make test)
+fuzz-brief:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_BRIEF)
 
 ## migrate-new NAME=add_foo: a new pair of SQL migrations in db/migrations
 migrate-new: build

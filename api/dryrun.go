@@ -29,6 +29,11 @@ func (a *API) createTemplateVersionDryRun(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	// Template variables are the template's configuration (credentials,
+	// endpoints): only those who manage templates may override them.
+	if len(req.UserVariableValues) > 0 && !canManageTemplates(httpmw.ActorFrom(c)) {
+		return forbidden().WithDetail("Only template administrators may set template variables on a dry-run.")
+	}
 	vars := make([]db.VariableValue, 0, len(req.UserVariableValues))
 	for _, x := range req.UserVariableValues {
 		vars = append(vars, db.VariableValue{Name: x.Name, Value: x.Value})
@@ -45,7 +50,9 @@ func (a *API) createTemplateVersionDryRun(c *gin.Context) error {
 	}))
 }
 
-// dryRunParam loads {jobID} as a dry-run of the version in the path.
+// dryRunParam loads {jobID} as a dry-run of the version in the path. A
+// dry-run is its initiator's (and template admins'): anyone else gets the
+// same 404 as for a job that does not exist.
 func (a *API) dryRunParam(c *gin.Context) (*db.TemplateVersion, *db.ProvisionerJob, error) {
 	v, err := a.templateVersionParam(c)
 	if err != nil {
@@ -57,6 +64,9 @@ func (a *API) dryRunParam(c *gin.Context) (*db.TemplateVersion, *db.ProvisionerJ
 		return nil, nil, httpapi.BadRequest("Job ID %q must be a valid UUID.", raw).WithDetail("%s", err.Error())
 	}
 	job, err := a.store.GetJobByID(c.Request.Context(), id)
+	if err == nil && job.InitiatorID != httpmw.ActorFrom(c).User.ID && !canManageTemplates(httpmw.ActorFrom(c)) {
+		err = db.ErrNotFound
+	}
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, nil, httpapi.Errorf(http.StatusNotFound, "Provisioner job %q not found.", id)
 	}

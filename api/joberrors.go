@@ -35,6 +35,8 @@ func jobError(err error) error {
 		return httpapi.BadRequest("Workspace builds with a custom log level are restricted to administrators only.")
 	case errors.Is(err, jobs.ErrVersionNotFound):
 		return httpapi.BadRequest("template version does not exist")
+	case errors.Is(err, jobs.ErrActiveVersionRequired):
+		return httpapi.Errorf(http.StatusForbidden, "%s", err.Error())
 	case errors.Is(err, jobs.ErrVersionMismatch):
 		return httpapi.BadRequest("template version doesn't match template")
 	case errors.Is(err, jobs.ErrPresetNotFound):

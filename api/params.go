@@ -138,8 +138,13 @@ func (a *API) templateParam(c *gin.Context) (*db.Template, error) {
 // requireTemplateAdmin answers 403 unless the caller may manage templates:
 // site owners and template admins.
 func requireTemplateAdmin(c *gin.Context) error {
-	if httpmw.ActorFrom(c).HasSiteRole(db.RoleOwner, db.RoleTemplateAdmin) {
+	if canManageTemplates(httpmw.ActorFrom(c)) {
 		return nil
 	}
 	return httpapi.Errorf(http.StatusForbidden, "Forbidden.").WithDetail("You do not have permission to manage templates.")
+}
+
+// canManageTemplates: site owners and template admins.
+func canManageTemplates(actor *httpmw.Actor) bool {
+	return actor.HasSiteRole(db.RoleOwner, db.RoleTemplateAdmin)
 }

@@ -383,6 +383,11 @@ func (a *API) putMemberRoles(c *gin.Context) error {
 	if u.ID == actor.User.ID {
 		return httpapi.BadRequest("You cannot change your own organization roles.")
 	}
+	// Only those who manage the organization's members touch their roles,
+	// even to change nothing.
+	if !canManageMembers(actor, org.ID) {
+		return forbidden()
+	}
 	var req sdk.UpdateRoles
 	if err := httpapi.Read(c, &req); err != nil {
 		return err

@@ -64,6 +64,7 @@ func (a *API) createWorkspace(c *gin.Context, org *db.Organization, owner *db.Us
 		Owner: owner, Template: tpl, Version: version, Name: req.Name, TTLMillis: req.TTLMillis,
 		AutostartSchedule: req.AutostartSchedule, AutomaticUpdates: string(req.AutomaticUpdates),
 		Parameters: parameterValues(req.RichParameterValues), PresetID: req.TemplateVersionPresetID, Initiator: actor.User,
+		Admin: canManageTemplates(actor),
 	})
 	if err != nil {
 		return jobError(err)
@@ -76,7 +77,9 @@ func (a *API) createWorkspace(c *gin.Context, org *db.Organization, owner *db.Us
 }
 
 // workspaceTemplate resolves the template (and version, when named) a new
-// workspace is created from, if the caller may use it.
+// workspace is created from, if the caller may use it. A template or
+// version of an organization the caller cannot read gets the same answer
+// as one that does not exist, and nothing about it is checked first.
 func (a *API) workspaceTemplate(c *gin.Context, req sdk.CreateWorkspaceRequest) (*db.Template, *db.TemplateVersion, error) {
 	ctx := c.Request.Context()
 	var version *db.TemplateVersion
@@ -84,12 +87,22 @@ func (a *API) workspaceTemplate(c *gin.Context, req sdk.CreateWorkspaceRequest) 
 	case req.TemplateVersionID != uuid.Nil:
 		var err error
 		version, err = a.store.GetTemplateVersionByID(ctx, req.TemplateVersionID)
-		if errors.Is(err, db.ErrNotFound) || err == nil && !version.TemplateID.Valid {
-			return nil, nil, httpapi.BadRequest("Template version %q doesn't exist.", req.TemplateVersionID).
-				WithValidation("template_version_id", "template version not found")
+		if errors.Is(err, db.ErrNotFound) {
+			version, err = nil, nil
 		}
 		if err != nil {
 			return nil, nil, err
+		}
+		if version != nil && version.TemplateID.Valid {
+			if ok, err := a.canReadOrg(c, version.OrganizationID); err != nil {
+				return nil, nil, err
+			} else if !ok {
+				version = nil
+			}
+		}
+		if version == nil || !version.TemplateID.Valid {
+			return nil, nil, httpapi.BadRequest("Template version %q doesn't exist.", req.TemplateVersionID).
+				WithValidation("template_version_id", "template version not found")
 		}
 		if version.Archived {
 			return nil, nil, httpapi.BadRequest("Archived template versions cannot be used to make a workspace.").
@@ -105,15 +118,23 @@ func (a *API) workspaceTemplate(c *gin.Context, req sdk.CreateWorkspaceRequest) 
 	}
 	tpl, err := a.store.GetTemplateByIDAny(ctx, req.TemplateID)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, nil, httpapi.BadRequest("Template %q doesn't exist.", req.TemplateID).
-			WithValidation("template_id", "template not found")
+		tpl, err = nil, nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if ok, err := a.canReadOrg(c, tpl.OrganizationID); err != nil {
-		return nil, nil, err
-	} else if !ok || tpl.Deleted {
+	if tpl != nil {
+		if ok, err := a.canReadOrg(c, tpl.OrganizationID); err != nil {
+			return nil, nil, err
+		} else if !ok {
+			tpl = nil
+		}
+	}
+	if tpl == nil {
+		return nil, nil, httpapi.BadRequest("Template %q doesn't exist.", req.TemplateID).
+			WithValidation("template_id", "template not found")
+	}
+	if tpl.Deleted {
 		return nil, nil, httpapi.NotFound()
 	}
 	return tpl, version, nil

@@ -265,7 +265,10 @@ type Completion struct {
 }
 
 // CompleteJob ends an active job in one transaction: final logs, results,
-// completed_at, error, then the end-of-logs notification. It returns false
+// completed_at, error, then the end-of-logs notification. The variable
+// values of an import or dry-run leave the job input as it completes: an
+// import has stored them in their own column by then, and a dry-run's
+// overrides are needed by no one after it (they may be sensitive). It returns false
 // (and writes nothing) when the job had already completed.
 func (s *Store) CompleteJob(ctx context.Context, jobID uuid.UUID, c Completion) (bool, error) {
 	done := false
@@ -291,7 +294,7 @@ func (s *Store) CompleteJob(ctx context.Context, jobID uuid.UUID, c Completion) 
 			}
 		}
 		if _, err := tx.execPrepared(ctx, `UPDATE provisioner_jobs SET completed_at = $1, started_at = coalesce(started_at, $1),
-			updated_at = $1, error = $2, error_code = $3, canceled_at = CASE WHEN $4 THEN coalesce(canceled_at, $1) ELSE canceled_at END
+			updated_at = $1, error = $2, error_code = $3, input = input - 'user_variable_values', canceled_at = CASE WHEN $4 THEN coalesce(canceled_at, $1) ELSE canceled_at END
 			WHERE id = $5`, Now(), c.Error, c.ErrorCode, c.Canceled, jobID); err != nil {
 			return wrap("complete provisioner job", err)
 		}
@@ -313,6 +316,7 @@ func (s *Store) CancelJob(ctx context.Context, jobID uuid.UUID) (*ProvisionerJob
 			Set("canceled_at = ?", now).
 			Set("updated_at = ?", now).
 			Set("completed_at = CASE WHEN worker_id IS NULL THEN ?::timestamptz END", now).
+			Set("input = CASE WHEN worker_id IS NULL THEN input - 'user_variable_values' ELSE input END").
 			Where("id = ?", jobID).
 			Where("completed_at IS NULL").
 			Where("canceled_at IS NULL").

@@ -113,7 +113,8 @@ func (c *Creator) Build(ctx context.Context, r BuildRequest) (*Build, error) {
 	if r.VersionID != uuid.Nil {
 		var err error
 		version, err = c.store.GetTemplateVersionByID(ctx, r.VersionID)
-		if errors.Is(err, db.ErrNotFound) {
+		// Another organization's version is as unknown as a missing one.
+		if errors.Is(err, db.ErrNotFound) || err == nil && version.OrganizationID != tpl.OrganizationID {
 			return nil, ErrVersionNotFound
 		}
 		if err != nil {
@@ -134,10 +135,22 @@ func (c *Creator) Build(ctx context.Context, r BuildRequest) (*Build, error) {
 			return nil, err
 		}
 	}
+	if err := checkActiveVersion(tpl, version, t, r.Admin); err != nil {
+		return nil, err
+	}
 	if r.Reason == "" {
 		r.Reason = ReasonInitiator
 	}
 	return c.insertBuild(ctx, buildPlan{BuildRequest: r, template: tpl, version: version})
+}
+
+// checkActiveVersion enforces a template's require_active_version: starts
+// use the active version unless a template manager asks (as in Coder).
+func checkActiveVersion(tpl *db.Template, version *db.TemplateVersion, transition string, admin bool) error {
+	if transition == TransitionStart && tpl.RequireActiveVersion && version.ID != tpl.ActiveVersionID && !admin {
+		return ErrActiveVersionRequired
+	}
+	return nil
 }
 
 // buildPlan is a checked build request.
@@ -240,8 +253,8 @@ func (c *Creator) insertBuild(ctx context.Context, p buildPlan) (*Build, error) 
 		if preset := matchPreset(presets, p.PresetID, values); preset != nil {
 			build.TemplateVersionPresetID = uuid.NullUUID{UUID: preset.ID, Valid: true}
 		}
-		job.Provisioner, job.Tags, job.FileID = imp.Provisioner, imp.Tags, imp.FileID
-		if job.TaskQueue, err = pickQueue(ctx, tx, job, imp.TaskQueue); err != nil {
+		job.Provisioner, job.FileID = imp.Provisioner, imp.FileID
+		if err := c.scopeTags(ctx, tx, job, imp, ws.OwnerID); err != nil {
 			return err
 		}
 		if t == TransitionStart {

@@ -35,6 +35,9 @@ var (
 	ErrPresetNotFound = errors.New("template version preset not found")
 	// ErrVersionArchived: archived versions are not built.
 	ErrVersionArchived = errors.New("template version is archived")
+	// ErrActiveVersionRequired: the template requires its active version
+	// for starts by anyone but template managers.
+	ErrActiveVersionRequired = errors.New("cannot use non-active version: template requires active version")
 	// ErrVersionMismatch: the version belongs to another template.
 	ErrVersionMismatch = errors.New("template version doesn't match template")
 	// ErrVersionNotReady: the version's import has not finished; see

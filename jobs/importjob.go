@@ -146,8 +146,12 @@ type DryRunRequest struct {
 
 // DryRun creates a dry-run job of a version whose import completed (even
 // if it failed), announced to its workers on commit. The job copies the import's
-// file, provisioner and tags; the request's variables override the
-// version's.
+// file and provisioner; its tags are the import's with the owner scope
+// derived for the initiator (as Coder derives them), so a user-scoped
+// dry-run runs on the initiator's own provisioners. The job input holds
+// only the request's variable overrides (template admins'): the worker
+// reads the version's stored values from their own column, so no value,
+// sensitive or not, is copied into the job.
 func (c *Creator) DryRun(ctx context.Context, r DryRunRequest) (*db.ProvisionerJob, error) {
 	v := r.Version
 	imp, err := c.store.GetJobByID(ctx, v.JobID)
@@ -157,18 +161,9 @@ func (c *Creator) DryRun(ctx context.Context, r DryRunRequest) (*db.ProvisionerJ
 	if imp.CompletedAt == nil {
 		return nil, ErrImportNotCompleted
 	}
-	stored, err := c.store.GetTemplateVersionVariables(ctx, v.ID)
-	if err != nil {
-		return nil, err
-	}
-	vars := make([]db.VariableValue, 0, len(stored)+len(r.UserVariableValues))
-	for _, x := range stored {
-		vars = append(vars, db.VariableValue{Name: x.Name, Value: x.Value})
-	}
-	vars = append(vars, r.UserVariableValues...)
 	input, err := json.Marshal(db.JobInput{
 		TemplateVersionID: uuid.NullUUID{UUID: v.ID, Valid: true}, WorkspaceName: r.WorkspaceName,
-		RichParameters: r.Parameters, UserVariableValues: vars,
+		RichParameters: r.Parameters, UserVariableValues: r.UserVariableValues,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode job input: %w", err)
@@ -177,13 +172,29 @@ func (c *Creator) DryRun(ctx context.Context, r DryRunRequest) (*db.ProvisionerJ
 	job := &db.ProvisionerJob{
 		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, OrganizationID: v.OrganizationID, InitiatorID: r.Initiator.ID,
 		Provisioner: imp.Provisioner, StorageMethod: imp.StorageMethod, Type: db.JobTypeTemplateVersionDryRun,
-		Input: input, Tags: imp.Tags, FileID: imp.FileID,
+		Input: input, FileID: imp.FileID,
 	}
-	if job.TaskQueue, err = pickQueue(ctx, c.store, job, imp.TaskQueue); err != nil {
+	if err := c.scopeTags(ctx, c.store, job, imp, r.Initiator.ID); err != nil {
 		return nil, err
 	}
 	if err := c.store.InsertJob(ctx, job); err != nil {
 		return nil, err
 	}
 	return job, nil
+}
+
+// scopeTags gives a dry-run or build job the import's tags with the owner
+// tag derived for user (the dry-run's initiator, the workspace's owner),
+// and picks its task queue: a user-scoped import's owner is the template
+// admin who pushed it, and a job must never run on that admin's own
+// provisioners on another user's behalf.
+func (c *Creator) scopeTags(ctx context.Context, st *db.Store, job, imp *db.ProvisionerJob, user uuid.UUID) error {
+	job.Tags = db.NormalizeTags(imp.Tags, uuid.NullUUID{UUID: user, Valid: true})
+	fallback := imp.TaskQueue
+	if job.Tags["owner"] != imp.Tags["owner"] {
+		fallback = c.opts.Queues.Provisioner(job.OrganizationID, []string{job.Provisioner}, job.Tags)
+	}
+	var err error
+	job.TaskQueue, err = pickQueue(ctx, st, job, fallback)
+	return err
 }

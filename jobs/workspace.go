@@ -36,6 +36,9 @@ type WorkspaceRequest struct {
 	// PresetID is the version preset build 1 uses (see BuildRequest).
 	PresetID  uuid.UUID
 	Initiator *db.User
+	// Admin: the initiator manages templates (may use a version other
+	// than the active one of a template that requires it).
+	Admin bool
 }
 
 // CreateWorkspace checks the workspace's settings, then inserts it with
@@ -49,7 +52,9 @@ func (c *Creator) CreateWorkspace(ctx context.Context, r WorkspaceRequest) (*db.
 	now := c.now()
 	var autostart *string
 	var next *time.Time
-	if r.AutostartSchedule != nil && *r.AutostartSchedule != "" {
+	// A template that does not let users autostart keeps the schedule
+	// off, whatever the request asks.
+	if r.AutostartSchedule != nil && *r.AutostartSchedule != "" && tpl.AllowUserAutostart {
 		autostart = r.AutostartSchedule
 		if next, err = NextAutostart(tpl, *autostart, now); err != nil {
 			return nil, nil, err
@@ -67,6 +72,9 @@ func (c *Creator) CreateWorkspace(ctx context.Context, r WorkspaceRequest) (*db.
 		if version, err = c.store.GetTemplateVersionByID(ctx, tpl.ActiveVersionID); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := checkActiveVersion(tpl, version, TransitionStart, r.Admin); err != nil {
+		return nil, nil, err
 	}
 	ws := &db.Workspace{
 		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, OwnerID: r.Owner.ID, OrganizationID: tpl.OrganizationID,

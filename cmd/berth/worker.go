@@ -3,8 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -36,6 +41,8 @@ type terraformFlags struct {
 	TerraformMirror      string        `help:"Provider filesystem mirror (make terraform builds one with the coder provider in bin/terraform-providers); providers in it are never downloaded." env:"BERTH_TERRAFORM_MIRROR"`
 	TerraformPluginCache string        `help:"Shared Terraform plugin cache (default: <user cache dir>/berth/terraform-plugins; \"off\" disables it)." env:"BERTH_TERRAFORM_PLUGIN_CACHE"`
 	TerraformGrace       time.Duration `help:"Time a canceled Terraform command gets between SIGINT and SIGKILL." default:"60s" env:"BERTH_TERRAFORM_GRACE"`
+	TerraformUser        string        `help:"Run Terraform as this user (name or uid[:gid]); the worker must run as root. Templates then cannot read the worker's memory, environment or files." env:"BERTH_TERRAFORM_USER"`
+	TerraformEnvAllow    []string      `help:"Worker environment variables templates may see beyond the defaults (PATH, HOME, LANG, LC_*, TZ, proxies, TF_*…): names, or prefixes ending in * (e.g. AWS_*)." env:"BERTH_TERRAFORM_ENV_ALLOW"`
 }
 
 // provisioner sets up the terraform provisioner.
@@ -49,9 +56,59 @@ func (f terraformFlags) provisioner(workDir string) (*terraform.Provisioner, err
 			cache = filepath.Join(dir, "berth", "terraform-plugins")
 		}
 	}
+	cred, err := lookupCredential(f.TerraformUser)
+	if err != nil {
+		return nil, err
+	}
 	return terraform.New(terraform.Options{
 		Binary: f.TerraformPath, Mirror: f.TerraformMirror, PluginCacheDir: cache, ConfigDir: workDir, Grace: f.TerraformGrace,
+		EnvAllow: f.TerraformEnvAllow, User: cred,
 	})
+}
+
+// lookupCredential resolves --terraform-user: a user name, or uid[:gid].
+func lookupCredential(ref string) (*terraform.Credential, error) {
+	if ref == "" {
+		return nil, nil
+	}
+	var uidS, gidS string
+	if u, err := user.Lookup(ref); err == nil {
+		uidS, gidS = u.Uid, u.Gid
+	} else {
+		var ok bool
+		if uidS, gidS, ok = strings.Cut(ref, ":"); !ok {
+			gidS = uidS
+		}
+	}
+	uid, err := strconv.ParseUint(uidS, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("--terraform-user %q: not a user nor a uid", ref)
+	}
+	gid, err := strconv.ParseUint(gidS, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("--terraform-user %q: bad gid", ref)
+	}
+	return &terraform.Credential{UID: uint32(uid), GID: uint32(gid)}, nil
+}
+
+// secretEnv are the worker's settings that hold credentials.
+var secretEnv = []string{"BERTH_POSTGRES_URL", "DATABASE_URL", "TEMPORAL_API_KEY", "TEMPORAL_TLS_CLIENT_KEY_DATA",
+	"TEMPORAL_TLS_CLIENT_CERT_DATA", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}
+
+// protectSecrets keeps the worker's credentials from the templates it
+// runs: they leave its environment once read (no child inherits them) and
+// the process becomes non-dumpable, so a same-user Terraform cannot read
+// /proc/<worker>/environ or its memory.
+func protectSecrets(log *slog.Logger, runsAsOther bool) {
+	for _, name := range secretEnv {
+		_ = os.Unsetenv(name)
+	}
+	if err := provisioner.ProtectProcess(); err != nil {
+		log.Warn("could not make the worker non-dumpable; templates may read its environment", "err", err)
+	}
+	if os.Geteuid() == 0 && !runsAsOther {
+		log.Warn("the worker runs as root and Terraform with it: templates can read the worker's secrets; set --terraform-user")
+	}
 }
 
 func (w *workerCmd) Run(ctx context.Context, g *globals) error {
@@ -66,6 +123,7 @@ func (w *workerCmd) Run(ctx context.Context, g *globals) error {
 		return err
 	}
 	defer tc.Close()
+	protectSecrets(log, w.TerraformUser != "")
 	provs := map[string]provisioner.Provisioner{}
 	for _, p := range w.Provisioner {
 		switch p {

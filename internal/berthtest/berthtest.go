@@ -64,8 +64,9 @@ type Options struct {
 
 // Deployment is a running in-process berth.
 type Deployment struct {
-	t          testing.TB
-	URL        *url.URL
+	t   testing.TB
+	URL *url.URL
+	// API is the deployment's API (its Handler lists the routes).
 	API        *api.API
 	DB         *bun.DB
 	Store      *db.Store

@@ -25,6 +25,9 @@ import (
 // ctx's error. A non-zero exit is a *provisioner.JobError whose message is
 // the last error diagnostic, or "terraform <cmd>: exit status N".
 func (p *Provisioner) run(ctx context.Context, dir string, env []string, sink provisioner.Sink, jsonOut bool, args ...string) error {
+	if err := p.own(dir); err != nil {
+		return err
+	}
 	cmd := p.command(ctx, dir, env, args)
 	var (
 		mu      sync.Mutex // stdout and stderr are copied by two goroutines
@@ -114,6 +117,11 @@ func (p *Provisioner) command(ctx context.Context, dir string, env, args []strin
 	// Terraform directly (the worker decides), and a hard kill takes the
 	// plugins and local-exec children with it.
 	cmd.SysProcAttr = sysProcAttr()
+	if p.user != nil {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: p.user.UID, Gid: p.user.GID, NoSetGroups: true}
+		// Its home is the job directory, not the worker's.
+		cmd.Env = append(cmd.Env[:len(cmd.Env):len(cmd.Env)], "HOME="+dir)
+	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = p.grace
 	return cmd
@@ -122,6 +130,9 @@ func (p *Provisioner) command(ctx context.Context, dir string, env, args []strin
 // output runs a command whose stdout is data (show -json), logging only
 // its stderr.
 func (p *Provisioner) output(ctx context.Context, dir string, env []string, sink provisioner.Sink, args ...string) ([]byte, error) {
+	if err := p.own(dir); err != nil {
+		return nil, err
+	}
 	cmd := p.command(ctx, dir, env, args)
 	var out bytes.Buffer
 	stderr := &lineWriter{fn: func(line string) { sink.Log(provisioner.Log{Level: provisioner.LevelError, Output: line}) }}

@@ -56,6 +56,42 @@ type Options struct {
 	// Grace is the time between SIGINT and SIGKILL when a job is canceled
 	// (default DefaultGrace).
 	Grace time.Duration
+	// EnvAllow names worker environment variables templates may see beyond
+	// the defaults (DefaultEnvAllow): exact names, or prefixes ending in *
+	// (e.g. AWS_*). Nothing else of the worker's environment reaches
+	// Terraform.
+	EnvAllow []string
+	// User, when set, runs Terraform (and what templates start) as this
+	// user and group, which cannot read the worker's memory, environment
+	// or files. The worker must run as root to switch; job directories are
+	// handed to the user before each command.
+	User *Credential
+}
+
+// Credential is the user and group Terraform runs as.
+type Credential struct {
+	UID, GID uint32
+}
+
+// DefaultEnvAllow is the worker environment every template sees: the
+// system basics, proxies and Terraform's own TF_ settings (but for those
+// the provisioner sets).
+var DefaultEnvAllow = []string{
+	"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR", "TERM",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"TF_*",
+}
+
+// envAllowed reports whether name matches one of the patterns.
+func envAllowed(name string, patterns ...[]string) bool {
+	for _, ps := range patterns {
+		for _, p := range ps {
+			if prefix, ok := strings.CutSuffix(p, "*"); ok && strings.HasPrefix(name, prefix) || p == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Provisioner is the terraform provisioner. It is safe for concurrent use
@@ -70,6 +106,7 @@ type Provisioner struct {
 	// holds locked: Terraform does not support concurrent writers to the
 	// cache, and jobs of this and other worker processes share it.
 	cacheLock string
+	user      *Credential
 }
 
 var _ provisioner.Provisioner = (*Provisioner)(nil)
@@ -77,7 +114,7 @@ var _ provisioner.Provisioner = (*Provisioner)(nil)
 // New checks the options, writes the CLI configuration for the mirror and
 // returns a provisioner.
 func New(opts Options) (*Provisioner, error) {
-	p := &Provisioner{binary: opts.Binary, mirror: opts.Mirror, grace: opts.Grace}
+	p := &Provisioner{binary: opts.Binary, mirror: opts.Mirror, grace: opts.Grace, user: opts.User}
 	if p.grace <= 0 {
 		p.grace = DefaultGrace
 	}
@@ -109,16 +146,24 @@ func New(opts Options) (*Provisioner, error) {
 	}
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		// The worker's own settings (database and Temporal credentials
-		// among them) are not the template's business.
-		if strings.HasPrefix(name, "CODER_") || strings.HasPrefix(name, "BERTH_") ||
-			strings.HasPrefix(name, "TEMPORAL_") || name == "DATABASE_URL" ||
+		// Only what is allowed: the worker's own settings (database and
+		// Temporal credentials among them) are not the template's business.
+		if !envAllowed(name, DefaultEnvAllow, opts.EnvAllow) ||
 			name == "TF_IN_AUTOMATION" || name == "CHECKPOINT_DISABLE" ||
 			(opts.PluginCacheDir != "" && name == "TF_PLUGIN_CACHE_DIR") ||
-			(opts.Mirror != "" && name == "TF_CLI_CONFIG_FILE") {
+			(opts.Mirror != "" && name == "TF_CLI_CONFIG_FILE") ||
+			(p.user != nil && name == "HOME") {
 			continue
 		}
 		env = append(env, kv)
+	}
+	if p.user != nil {
+		// The user's own files: the CLI configuration and the plugin cache.
+		for _, path := range []string{p.rcFile, opts.PluginCacheDir} {
+			if err := p.own(path); err != nil {
+				return nil, err
+			}
+		}
 	}
 	p.baseEnv = env
 	return p, nil
@@ -255,9 +300,20 @@ func (p *Provisioner) Plan(ctx context.Context, dir string, in provisioner.PlanI
 	if in.Transition == provisioner.TransitionDelete {
 		args = append(args, "-destroy")
 	}
-	args = append(args, varArgs(in.Variables)...)
-	if err := p.run(ctx, dir, env, sink, true, args...); err != nil {
+	varFile, err := writeVarFile(dir, in.Variables)
+	if err != nil {
 		return nil, err
+	}
+	if varFile != "" {
+		args = append(args, "-var-file="+varFile)
+	}
+	runErr := p.run(ctx, dir, env, sink, true, args...)
+	if varFile != "" {
+		// The plan file holds the values apply needs.
+		_ = os.Remove(filepath.Join(dir, varFile))
+	}
+	if runErr != nil {
+		return nil, runErr
 	}
 	raw, err := p.output(ctx, dir, env, sink, "show", "-json", "-no-color", planFile)
 	if err != nil {
@@ -384,19 +440,6 @@ while ($true) { Start-Sleep -Seconds 3600 }
 func parameterEnv(prefix, name string) string {
 	sum := sha256.Sum256([]byte(name))
 	return prefix + hex.EncodeToString(sum[:])
-}
-
-func varArgs(vars map[string]string) []string {
-	names := make([]string, 0, len(vars))
-	for n := range vars {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	args := make([]string, 0, len(names))
-	for _, n := range names {
-		args = append(args, "-var", n+"="+vars[n])
-	}
-	return args
 }
 
 func or(s, def string) string {

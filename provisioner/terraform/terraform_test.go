@@ -372,3 +372,33 @@ func TestInitFailureNamesTheError(t *testing.T) {
 	assert.Contains(t, je.Message, "Failed to query available provider packages: Could not retrieve the list of available versions for provider coder/coder")
 	assert.True(t, s.has(provisioner.LevelError, "Error: Failed to query available provider packages"))
 }
+
+// Variable values, sensitive ones included, reach the template through a
+// file in the job directory, never on a command line (which ps and
+// /proc/<pid>/cmdline show every user of the machine).
+func TestVariablesStayOffTheCommandLine(t *testing.T) {
+	t.Parallel()
+	bin, mirror := testinfra.Terraform(t)
+	argsLog := filepath.Join(t.TempDir(), "args.log")
+	wrapper := filepath.Join(t.TempDir(), "terraform")
+	require.NoError(t, os.WriteFile(wrapper, []byte("#!/bin/sh\necho \"$@\" >> '"+argsLog+"'\nexec '"+bin+"' \"$@\"\n"), 0o700))
+	p, err := terraform.New(terraform.Options{
+		Binary: wrapper, Mirror: mirror, PluginCacheDir: filepath.Join(t.TempDir(), "cache"), ConfigDir: t.TempDir(),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, p.Close()) })
+	in := provisioner.PlanInput{
+		Transition: "start", Workspace: meta(),
+		Variables:  map[string]string{"region": "${not-a-template} \"quoted\"", "replicas": "2", "api_key": "s3cret-canary", "undeclared": "x"},
+		Parameters: map[string]string{"cpu": "4", "image": "debian"},
+	}
+	res, _, err := build(t, p, "workspace", in)
+	require.NoError(t, err)
+	args, err := os.ReadFile(argsLog)
+	require.NoError(t, err)
+	require.Contains(t, string(args), "plan ")
+	require.NotContains(t, string(args), "s3cret-canary")
+	require.NotContains(t, string(args), "-var ")
+	assert.Contains(t, string(res.State), `s3cret-canary`, "the sensitive value reached the template")
+	assert.Contains(t, string(res.State), `${not-a-template} \"quoted\"`, "a string variable's value is taken literally")
+}
