@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/workflows"
 )
 
 // Reaper is the backstop that ends jobs nothing will finish: pending jobs no
@@ -40,11 +41,11 @@ type Reaper struct {
 
 // NewReaper returns a Reaper with Coder's defaults, 30 min pending and 5 min
 // hung, a lost worker after 15 s, every 5 s, 10 jobs of each kind a pass,
-// and DefaultBuildResumptions.
+// and workflows.DefaultBuildResumptions.
 func NewReaper(d *Dispatcher, store *db.Store, clock quartz.Clock, log *slog.Logger) *Reaper {
 	return &Reaper{d: d, store: store, clock: clock, log: log,
 		PendingAfter: 30 * time.Minute, HungAfter: 5 * time.Minute, LostAfter: 15 * time.Second,
-		Interval: 5 * time.Second, Batch: 10, BuildResumptions: DefaultBuildResumptions}
+		Interval: 5 * time.Second, Batch: 10, BuildResumptions: workflows.DefaultBuildResumptions}
 }
 
 // Run reaps every Interval until ctx ends.
@@ -123,10 +124,6 @@ func (r *Reaper) RunOnce(ctx context.Context) ([]uuid.UUID, error) {
 	}
 	return ids, nil
 }
-
-// DefaultBuildResumptions is how often a build resumes after losing its
-// worker, unless configured otherwise.
-const DefaultBuildResumptions = 2
 
 // endLost ends a job whose worker was lost: a canceled one as canceled, a
 // build that used up its resumptions as failed. A build keeps the state
