@@ -72,11 +72,11 @@ func (r *jobRun) prepareResume(ctx context.Context, prev db.PreviousClaim) error
 	} else {
 		r.resume = &provisioner.Checkpoint{State: cp.State, Position: cp.Position}
 		r.checkpointSeq = cp.Seq
-		how := "."
+		msg += fmt.Sprintf(" from the state of %s (checkpoint %d of attempt %d)", stamp(cp.CreatedAt), cp.Seq, cp.Attempt)
 		if rs, ok := r.a.opts.Provisioners[r.job.Provisioner].(provisioner.Resumer); ok {
-			how = " (" + rs.ResumesApply() + ")."
+			msg += ": " + rs.ResumesApply()
 		}
-		msg += fmt.Sprintf(" from the state of %s (checkpoint %d, written by attempt %d)%s", stamp(cp.CreatedAt), cp.Seq, cp.Attempt, how)
+		msg += "."
 	}
 	r.resumeNote = msg
 	r.a.opts.Log.Warn("resuming build", "job_id", r.job.ID, "lost_worker_id", prev.WorkerID.UUID,
