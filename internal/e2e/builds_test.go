@@ -110,7 +110,7 @@ func TestWorkerKilledMidBuildResumes(t *testing.T) {
 	lines := outputs(t, c, b.ID)
 	resumed := resumeLine(lines)
 	t.Log(resumed)
-	require.Regexp(t, `^Worker doomed lost at \S+ \S+; resuming on worker rescuer from the state of \S+ \S+ \(checkpoint \d+, written by attempt 1\)`, resumed)
+	require.Regexp(t, `^Worker doomed lost at \S+ \S+; resuming on worker rescuer from the state of \S+ \S+ \(checkpoint \d+ of attempt 1\): echo skips`, resumed)
 	require.Equal(t, 1, strings.Count(strings.Join(lines, "\n"), resumed), "one line says so")
 	// Gap-free: every line, in order; the ones before the checkpoint once.
 	next := 1

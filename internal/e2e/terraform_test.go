@@ -164,7 +164,7 @@ func TestTerraformWorkerKilledMidApply(t *testing.T) {
 	lines := outputs(t, c, b.ID)
 	resumed := resumeLine(lines)
 	t.Log(resumed)
-	require.Regexp(t, `^Worker doomed lost at .*; resuming on worker rescuer from the state of .* \(checkpoint \d+, written by attempt 1\) \(Terraform plans again`, resumed)
+	require.Regexp(t, `^Worker doomed lost at .*; resuming on worker rescuer from the state of .* \(checkpoint \d+ of attempt 1\): Terraform plans again`, resumed)
 	require.Contains(t, lines, "Plan: 3 to add, 0 to change, 0 to destroy.", "the resumed plan creates only what is missing")
 	state, err := c.WorkspaceBuildState(ctx, b.ID)
 	require.NoError(t, err)
