@@ -63,9 +63,14 @@ func (r *jobRun) prepareResume(ctx context.Context, prev db.PreviousClaim) error
 		}
 		return ids[i].String()
 	}
-	msg := fmt.Sprintf("Worker %s lost at %s; resuming on worker %s", name(0), stamp(prev.TouchedAt), name(1))
+	// Lost at its last sign of life: a touch of the job, or a checkpoint.
+	lostAt := prev.TouchedAt
+	if cp != nil && cp.CreatedAt.After(lostAt) {
+		lostAt = cp.CreatedAt
+	}
+	msg := fmt.Sprintf("Worker %s lost at %s; resuming on worker %s", name(0), stamp(lostAt), name(1))
 	if prev.WorkerID.UUID == r.a.opts.WorkerID {
-		msg = fmt.Sprintf("Worker %s was interrupted at %s; resuming on the same worker", name(0), stamp(prev.TouchedAt))
+		msg = fmt.Sprintf("Worker %s was interrupted at %s; resuming on the same worker", name(0), stamp(lostAt))
 	}
 	if cp == nil {
 		msg += " from the build's starting state: no checkpoint was written, so its apply had not changed anything yet."
@@ -80,7 +85,7 @@ func (r *jobRun) prepareResume(ctx context.Context, prev db.PreviousClaim) error
 	}
 	r.resumeNote = msg
 	r.a.opts.Log.Warn("resuming build", "job_id", r.job.ID, "lost_worker_id", prev.WorkerID.UUID,
-		"lost_at", prev.TouchedAt, "checkpoint", r.checkpointSeq)
+		"lost_at", lostAt, "checkpoint", r.checkpointSeq)
 	return nil
 }
 

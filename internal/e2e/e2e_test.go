@@ -120,8 +120,14 @@ func freeAddr(t *testing.T) string {
 
 // startServer starts `berth server` and returns a client once it answers.
 func (e *env) startServer() *sdk.Client {
+	c, _ := e.startServerProc()
+	return c
+}
+
+// startServerProc is startServer that also returns the process.
+func (e *env) startServerProc() (*sdk.Client, *proc) {
 	addr := freeAddr(e.t)
-	e.start("server "+addr, "server", "--address", addr)
+	p := e.start("server "+addr, "server", "--address", addr)
 	u, err := url.Parse("http://" + addr)
 	require.NoError(e.t, err)
 	c := sdk.New(u)
@@ -129,7 +135,7 @@ func (e *env) startServer() *sdk.Client {
 		_, err := c.BuildInfo(e.t.Context())
 		assert.NoError(ct, err)
 	}, 60*time.Second, 50*time.Millisecond)
-	return c
+	return c, p
 }
 
 // startWorker starts `berth worker` and waits until its daemon row is fresh.
