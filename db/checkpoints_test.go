@@ -121,3 +121,25 @@ func TestLostJobsLeavesResumableBuilds(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{build.ID}, lost(3), "a canceled job never resumes")
 }
+
+// BenchmarkSaveCheckpoint measures one checkpoint write of a 15 KB state
+// (the size of the repository's Terraform workspace template's state).
+func BenchmarkSaveCheckpoint(b *testing.B) {
+	f := newFixture(b)
+	j := f.insertJob(func(j *db.ProvisionerJob) { j.Type = db.JobTypeWorkspaceBuild })
+	w := uuid.New()
+	_, err := f.store.ClaimJob(f.ctx, j.ID, claim(w))
+	require.NoError(b, err)
+	state := make([]byte, benchStateSize)
+	for i := range state {
+		state[i] = byte('a' + i%26)
+	}
+	b.SetBytes(int64(len(state)))
+	for b.Loop() {
+		if _, err := f.store.SaveCheckpoint(f.ctx, &db.JobCheckpoint{JobID: j.ID, WorkerID: w, State: state}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+const benchStateSize = 15 << 10
