@@ -250,11 +250,15 @@ func (a *Activities) endUnclaimable(ctx context.Context, jobID uuid.UUID) (workf
 	if job.CompletedAt != nil || job.CanceledAt == nil {
 		return workflows.RunJobResult{}, nil
 	}
-	done, err := a.opts.Store.CompleteJob(ctx, jobID, db.Completion{
+	c := db.Completion{
 		Canceled: true,
 		Logs: []db.ProvisionerJobLog{{CreatedAt: db.Now(), Source: db.LogSourceDaemon, Level: provisioner.LevelInfo,
 			Stage: a.lastStage(ctx, jobID), Output: "Job canceled."}},
-	})
+	}
+	if job.Type == db.JobTypeWorkspaceBuild {
+		c.Results = settleCheckpoint // what the interrupted run created stays tracked
+	}
+	done, err := a.opts.Store.CompleteJob(ctx, jobID, c)
 	return workflows.RunJobResult{Completed: done}, err
 }
 
@@ -288,6 +292,9 @@ func (a *Activities) FinishJob(ctx context.Context, in workflows.FinishJobInput)
 	}
 	if job.CompletedAt != nil {
 		return nil
+	}
+	if job.Type == db.JobTypeWorkspaceBuild {
+		c.Results = settleCheckpoint // what the interrupted run created stays tracked
 	}
 	stage := a.lastStage(ctx, job.ID)
 	now := db.Now()

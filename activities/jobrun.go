@@ -241,7 +241,7 @@ func (r *jobRun) fail(ctx context.Context, msg string) (workflows.RunJobResult, 
 func (r *jobRun) complete(ctx context.Context, c db.Completion) (workflows.RunJobResult, error) {
 	c.Logs = r.take()
 	always := r.always
-	if r.job.Type == db.JobTypeWorkspaceBuild {
+	if r.mayHaveCheckpoint() {
 		always = append([]resultsFn{settleCheckpoint}, always...)
 	}
 	if fns := append(always, c.Results); len(always) > 0 {

@@ -145,6 +145,14 @@ func (r *jobRun) lastCheckpoint() int64 {
 	return r.checkpointSeq
 }
 
+// mayHaveCheckpoint reports whether a checkpoint of this build may exist:
+// this run wrote one, or an earlier run of the build was interrupted. (A
+// build that ran once, shorter than a CheckpointInterval, has none, and
+// its completion costs no query for it.)
+func (r *jobRun) mayHaveCheckpoint() bool {
+	return r.job.Type == db.JobTypeWorkspaceBuild && (r.job.Attempts > 1 || r.resumeNote != "" || r.lastCheckpoint() > 0)
+}
+
 // settleCheckpoint is a build's first result, whatever its outcome: the
 // checkpoint's state becomes the build's (a finished apply's state,
 // written after it, replaces it) and the checkpoint is deleted.
