@@ -81,7 +81,7 @@ type Build struct {
 }
 
 // Build checks and inserts a workspace build and its job in one
-// transaction, then starts the job's workflow. The checks run in Coder's
+// transaction, whose commit announces the job to its workers. The checks run in Coder's
 // order: deleted workspace, permission (a dormant workspace does not
 // start; custom state, orphan and log level are for template managers),
 // version, import status, active build, parameters.
@@ -151,8 +151,8 @@ type buildPlan struct {
 }
 
 // insertBuild resolves parameters and inserts the build and its job (and,
-// on create, the workspace) in one transaction, then starts the job's
-// workflow. Everything it reads about an existing workspace it reads under
+// on create, the workspace) in one transaction, whose commit announces the
+// job. Everything it reads about an existing workspace it reads under
 // the workspace's row lock, so a build that lost a race (ExpectLatest,
 // SkipLocked) costs little.
 func (c *Creator) insertBuild(ctx context.Context, p buildPlan) (*Build, error) {

@@ -39,7 +39,7 @@ type Import struct {
 }
 
 // Import creates a template version and its import job in one transaction,
-// then starts the job's workflow.
+// whose commit announces the job to its workers.
 func (c *Creator) Import(ctx context.Context, r ImportRequest) (*Import, error) {
 	org := r.Organization
 	out := &Import{}
@@ -145,7 +145,7 @@ type DryRunRequest struct {
 }
 
 // DryRun creates a dry-run job of a version whose import completed (even
-// if it failed), then starts its workflow. The job copies the import's
+// if it failed), announced to its workers on commit. The job copies the import's
 // file, provisioner and tags; the request's variables override the
 // version's.
 func (c *Creator) DryRun(ctx context.Context, r DryRunRequest) (*db.ProvisionerJob, error) {

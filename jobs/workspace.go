@@ -39,7 +39,7 @@ type WorkspaceRequest struct {
 }
 
 // CreateWorkspace checks the workspace's settings, then inserts it with
-// build 1 (a start, reason initiator) and starts the build's workflow.
+// build 1 (a start, reason initiator), announced to its workers on commit.
 func (c *Creator) CreateWorkspace(ctx context.Context, r WorkspaceRequest) (*db.Workspace, *Build, error) {
 	tpl := r.Template
 	ttl, err := WorkspaceTTL(tpl, r.TTLMillis)

@@ -59,16 +59,6 @@ func MaxDeadline(now time.Time, req AutostopRequirement, quiet *Schedule) (time.
 	return next.UTC().Truncate(time.Microsecond), true
 }
 
-// Deadlines combines a start build's TTL deadline (zero: none) with its
-// max deadline (zero: none): the deadline never passes the max deadline,
-// and a build with only a max deadline stops then.
-func Deadlines(deadline, maxDeadline time.Time) time.Time {
-	if !maxDeadline.IsZero() && (deadline.IsZero() || maxDeadline.Before(deadline)) {
-		return maxDeadline
-	}
-	return deadline
-}
-
 // weekAllowed reports whether day's week, counted in calendar days from
 // the epoch in day's zone, is a multiple of weeks.
 func weekAllowed(day time.Time, weeks int64) bool {

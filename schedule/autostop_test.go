@@ -57,13 +57,3 @@ func TestMaxDeadline(t *testing.T) {
 		})
 	}
 }
-
-func TestDeadlines(t *testing.T) {
-	t.Parallel()
-	at := func(h int) time.Time { return time.Date(2026, 5, 4, h, 0, 0, 0, time.UTC) }
-	require.Equal(t, at(5), schedule.Deadlines(at(5), time.Time{}))
-	require.Equal(t, at(5), schedule.Deadlines(at(5), at(8)))
-	require.Equal(t, at(8), schedule.Deadlines(at(9), at(8)), "the max deadline caps the deadline")
-	require.Equal(t, at(8), schedule.Deadlines(time.Time{}, at(8)), "no TTL: the max deadline stops it")
-	require.True(t, schedule.Deadlines(time.Time{}, time.Time{}).IsZero())
-}

@@ -25,7 +25,7 @@ type cli struct {
 	Server  serverCmd  `cmd:"" help:"Run the API server."`
 	Worker  workerCmd  `cmd:"" help:"Run a provisioner worker."`
 	Migrate migrateCmd `cmd:"" help:"Manage database migrations."`
-	Dev     devCmd     `cmd:"" help:"Run a complete local deployment: Temporal dev server, Postgres, API and one worker."`
+	Dev     devCmd     `cmd:"" help:"Run a complete local deployment: Temporal on Postgres (durable) with its Web UI, Postgres, API and one worker."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 

@@ -287,12 +287,13 @@ func serve(o *options, logger log.Logger) error {
 	for _, svc := range []primitives.ServiceName{primitives.FrontendService, primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
 		hosts[svc] = static.SingleLocalHost(net.JoinHostPort("127.0.0.1", strconv.Itoa(conf.Services[string(svc)].RPC.GRPCPort)))
 	}
+	dc, settle := o.dynamicConfigClient()
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(o.dynamicConfigClient()),
+		temporal.WithDynamicConfigClient(dc),
 	)
 	if err != nil {
 		return fmt.Errorf("create server: %w", err)
@@ -304,6 +305,8 @@ func serve(o *options, logger log.Logger) error {
 	if err := o.register(ctx, addr); err != nil {
 		return err
 	}
+	settled := time.AfterFunc(settleAfterRegister, settle)
+	defer settled.Stop()
 	var ui *uiserver.Server
 	if o.uiPort != 0 {
 		ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
@@ -384,20 +387,31 @@ func (o *options) register(ctx context.Context, addr string) error {
 	return nil
 }
 
-func (o *options) dynamicConfigClient() dynamicconfig.StaticClient {
-	dc := dynamicconfig.StaticClient{
-		// New namespaces and search attributes reach every service within a
-		// second instead of ten.
-		dynamicconfig.NamespaceCacheRefreshInterval.Key():                time.Second,
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
-		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
-		// berth uses no Nexus; without an HTTP port it would only warn.
-		dynamicconfig.EnableNexus.Key(): false,
-	}
+// settleAfterRegister is how long after registering namespaces and search
+// attributes the services keep refreshing their namespace caches every
+// second (instead of every ten), so that they all know what was registered.
+const settleAfterRegister = 15 * time.Second
+
+// dynamicConfigClient returns the server's dynamic config: the flags'
+// values over berth's defaults; settle ends the start-up settings.
+//
+// Unlike the CLI's dev server, it does not force the search attribute
+// cache to be read from the database on every request: with SQL
+// visibility a custom search attribute is an alias in its namespace, and
+// the cache only holds the visibility columns, fixed by the schema. The
+// forced refresh read the cluster metadata six times per job.
+func (o *options) dynamicConfigClient() (dc *dynamicconfig.MemoryClient, settle func()) {
+	dc = dynamicconfig.NewMemoryClient()
+	// New namespaces and search attributes reach every service within a
+	// second instead of ten.
+	fastNamespaces := dc.OverrideValue(dynamicconfig.NamespaceCacheRefreshInterval.Key(), time.Second)
+	dc.OverrideValue(dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(), 100)
+	// berth uses no Nexus; without an HTTP port it would only warn.
+	dc.OverrideValue(dynamicconfig.EnableNexus.Key(), false)
 	for k, v := range o.dynamic {
-		dc[k] = v
+		dc.OverrideValue(k, v)
 	}
-	return dc
+	return dc, fastNamespaces
 }
 
 func (o *options) serverConfig() (*config.Config, error) {
