@@ -41,6 +41,14 @@ type Options struct {
 	// ClaimLapse is how long a claimed job may go untouched before another
 	// worker takes it over (default DefaultClaimLapse).
 	ClaimLapse time.Duration
+	// BuildResumptions is how often a build whose worker was lost resumes
+	// from its last checkpoint (default workflows.DefaultBuildResumptions;
+	// negative: never, the build fails).
+	BuildResumptions int
+	// CheckpointInterval is the shortest time between two checkpoints a
+	// build writes (default 1 s): a provisioner reports every change, the
+	// latest is written at most this often.
+	CheckpointInterval time.Duration
 }
 
 // Activities implements workflows.Activities.
@@ -76,6 +84,15 @@ func New(opts Options) (*Activities, error) {
 	if opts.ClaimLapse <= 0 {
 		opts.ClaimLapse = DefaultClaimLapse
 	}
+	switch {
+	case opts.BuildResumptions == 0:
+		opts.BuildResumptions = workflows.DefaultBuildResumptions
+	case opts.BuildResumptions < 0:
+		opts.BuildResumptions = 0
+	}
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = time.Second
+	}
 	return &Activities{opts: opts, running: map[uuid.UUID]chan struct{}{}}, nil
 }
 
@@ -92,8 +109,9 @@ const DefaultClaimLapse = 5 * time.Second
 // ProvisionerJobV1). When the worker that ran the job was lost, Temporal
 // gives the workflow to another worker, whose RunJob takes the job over
 // once the lost worker's claim lapsed: an import or dry-run starts again
-// (up to MaxJobAttempts), a build fails, since an interrupted apply cannot
-// simply be repeated.
+// (up to MaxJobAttempts); a build resumes from its last checkpoint (up to
+// BuildResumptions times), since an interrupted apply cannot simply be
+// repeated from the start.
 func (a *Activities) RunJob(ctx context.Context, in workflows.RunJobInput) (workflows.RunJobResult, error) {
 	// A workflow task this process lost (say, Temporal restarted) may come
 	// back to it and run RunJob again while the first run goes on: the
@@ -104,19 +122,32 @@ func (a *Activities) RunJob(ctx context.Context, in workflows.RunJobInput) (work
 	}
 	defer release()
 	info := activity.GetInfo(ctx)
-	job, err := a.claim(ctx, in.JobID, info.TaskQueue)
+	job, prev, err := a.claim(ctx, in.JobID, info.TaskQueue)
 	if errors.Is(err, db.ErrNotFound) {
 		return a.endUnclaimable(ctx, in.JobID)
 	}
 	if err != nil {
 		return workflows.RunJobResult{}, err
 	}
+	run := newJobRun(a, job)
+	if job.Type == db.JobTypeWorkspaceBuild {
+		if prev.WorkerID.Valid {
+			// An earlier run of this build was interrupted: resume it.
+			if msg := a.refuseResume(job); msg != "" {
+				return run.fail(ctx, msg)
+			}
+			if err := run.prepareResume(ctx, prev); err != nil {
+				return workflows.RunJobResult{}, err
+			}
+		}
+		return run.execute(ctx, info.Attempt)
+	}
 	if msg := refuseTakeover(job); msg != "" {
-		return newJobRun(a, job).fail(ctx, msg)
+		return run.fail(ctx, msg)
 	}
 	// The attempt users read: workers that claimed the job, or retries
 	// within this one (infrastructure errors), whichever is more.
-	return newJobRun(a, job).execute(ctx, max(int32(job.Attempts), info.Attempt))
+	return run.execute(ctx, max(int32(job.Attempts), info.Attempt))
 }
 
 // Running is the number of jobs a's RunJob is running. (A function, not a
@@ -157,27 +188,28 @@ func (a *Activities) enter(ctx context.Context, jobID uuid.UUID) (release func()
 // claim is live: that worker may be cut off from Temporal but not from
 // Postgres, and still finish the job (a canceled one too), or its claim
 // lapses. It returns db.ErrNotFound for a job that needs no worker here.
-func (a *Activities) claim(ctx context.Context, jobID uuid.UUID, queue string) (*db.ProvisionerJob, error) {
+// It also reports the claim it replaced.
+func (a *Activities) claim(ctx context.Context, jobID uuid.UUID, queue string) (*db.ProvisionerJob, db.PreviousClaim, error) {
 	for {
-		job, err := a.opts.Store.ClaimJob(ctx, jobID, db.Claim{
+		job, prev, err := a.opts.Store.ClaimJobFrom(ctx, jobID, db.Claim{
 			WorkerID: a.opts.WorkerID, TaskQueue: queue, StaleBefore: db.Now().Add(-a.opts.ClaimLapse),
 		})
 		switch {
 		case errors.Is(err, db.ErrNotFound):
 			if live, lerr := a.liveElsewhere(ctx, jobID); lerr != nil || !live {
-				return nil, errors.Join(err, lerr)
+				return nil, prev, errors.Join(err, lerr)
 			}
 		case db.Transient(err):
 			// The database restarts: nothing ran yet, so wait for it (a
 			// build that failed here would never be run).
 			a.opts.Log.Warn("claim job: database unavailable, retrying", "job_id", jobID, "err", err)
 		case !errors.Is(err, db.ErrJobBusy):
-			return job, err
+			return job, prev, err
 		}
 		activity.RecordHeartbeat(ctx)
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, db.PreviousClaim{}, ctx.Err()
 		case <-time.After(a.opts.HeartbeatInterval):
 		}
 	}
@@ -204,9 +236,6 @@ func refuseTakeover(job *db.ProvisionerJob) string {
 	switch {
 	case job.Attempts <= 1:
 		return ""
-	case job.Type == db.JobTypeWorkspaceBuild:
-		return "provisioner worker lost: the worker running this build stopped; " +
-			"a build is not run again, since its apply may have been interrupted half-way"
 	case job.Attempts > MaxJobAttempts:
 		return fmt.Sprintf("provisioner worker lost: %d workers stopped while running this job", job.Attempts-1)
 	}
@@ -225,11 +254,15 @@ func (a *Activities) endUnclaimable(ctx context.Context, jobID uuid.UUID) (workf
 	if job.CompletedAt != nil || job.CanceledAt == nil {
 		return workflows.RunJobResult{}, nil
 	}
-	done, err := a.opts.Store.CompleteJob(ctx, jobID, db.Completion{
+	c := db.Completion{
 		Canceled: true,
 		Logs: []db.ProvisionerJobLog{{CreatedAt: db.Now(), Source: db.LogSourceDaemon, Level: provisioner.LevelInfo,
 			Stage: a.lastStage(ctx, jobID), Output: "Job canceled."}},
-	})
+	}
+	if job.Type == db.JobTypeWorkspaceBuild {
+		c.Results = settleCheckpoint // what the interrupted run created stays tracked
+	}
+	done, err := a.opts.Store.CompleteJob(ctx, jobID, c)
 	return workflows.RunJobResult{Completed: done}, err
 }
 
@@ -263,6 +296,9 @@ func (a *Activities) FinishJob(ctx context.Context, in workflows.FinishJobInput)
 	}
 	if job.CompletedAt != nil {
 		return nil
+	}
+	if job.Type == db.JobTypeWorkspaceBuild {
+		c.Results = settleCheckpoint // what the interrupted run created stays tracked
 	}
 	stage := a.lastStage(ctx, job.ID)
 	now := db.Now()

@@ -91,6 +91,7 @@ func (r *jobRun) runBuild(ctx context.Context, prov provisioner.Provisioner, dir
 			AgentURL: r.a.opts.AccessURL,
 		},
 		Parameters: f.params, PreviousParameters: f.previous, Variables: f.vars, State: f.build.ProvisionerState,
+		Resume: r.resume,
 	}
 	if err := r.init(ctx, prov, dir); err != nil {
 		return nil, err

@@ -26,10 +26,19 @@ type jobRun struct {
 	// its outcome (an import's variables).
 	always []resultsFn
 
+	// resume is the checkpoint an interrupted earlier run of this build
+	// left (nil: start afresh), and resumeNote the line that says so.
+	resume     *provisioner.Checkpoint
+	resumeNote string
+
 	mu      sync.Mutex
 	stage   string
 	pending []db.ProvisionerJobLog
 	stalled bool
+	// checkpoint is the latest checkpoint not yet written; checkpointSeq
+	// the sequence number of the last one written.
+	checkpoint    *provisioner.Checkpoint
+	checkpointSeq int64
 }
 
 func newJobRun(a *Activities, job *db.ProvisionerJob) *jobRun {
@@ -108,6 +117,8 @@ func (r *jobRun) keepAlive(ctx context.Context, cancel context.CancelCauseFunc) 
 	defer hb.Stop()
 	fl := time.NewTicker(r.a.opts.FlushInterval)
 	defer fl.Stop()
+	cp := time.NewTicker(r.a.opts.CheckpointInterval)
+	defer cp.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -116,11 +127,16 @@ func (r *jobRun) keepAlive(ctx context.Context, cancel context.CancelCauseFunc) 
 			if err := r.flush(ctx); err != nil && ctx.Err() == nil {
 				r.a.opts.Log.Warn("flush job logs", "job_id", r.job.ID, "err", err)
 			}
+		case <-cp.C:
+			if err := r.saveCheckpoint(ctx); err != nil && ctx.Err() == nil {
+				r.a.opts.Log.Warn("save job checkpoint", "job_id", r.job.ID, "err", err)
+			}
 		case <-hb.C:
 			if r.isStalled() {
 				continue
 			}
-			activity.RecordHeartbeat(ctx)
+			// The details name the last checkpoint written (0: none).
+			activity.RecordHeartbeat(ctx, r.lastCheckpoint())
 			touch, err := r.a.opts.Store.TouchJob(ctx, r.job.ID, r.a.opts.WorkerID)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -224,7 +240,11 @@ func (r *jobRun) fail(ctx context.Context, msg string) (workflows.RunJobResult, 
 
 func (r *jobRun) complete(ctx context.Context, c db.Completion) (workflows.RunJobResult, error) {
 	c.Logs = r.take()
-	if fns := append(r.always, c.Results); len(r.always) > 0 {
+	always := r.always
+	if r.mayHaveCheckpoint() {
+		always = append([]resultsFn{settleCheckpoint}, always...)
+	}
+	if fns := append(always, c.Results); len(always) > 0 {
 		c.Results = func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
 			for _, fn := range fns {
 				if fn == nil {
@@ -282,7 +302,9 @@ func retryTransient[T any](ctx context.Context, r *jobRun, what string, fn func(
 // the job's results in the completing transaction.
 func (r *jobRun) runSteps(ctx context.Context, attempt int32) (resultsFn, error) {
 	r.enterStage("Setting up")
-	if msg := describeAttempt(attempt); msg != "" {
+	if r.resumeNote != "" {
+		r.add(db.LogSourceDaemon, provisioner.LevelWarn, r.resumeNote)
+	} else if msg := describeAttempt(attempt); msg != "" {
 		r.add(db.LogSourceDaemon, provisioner.LevelWarn, msg)
 	}
 	prov, ok := r.a.opts.Provisioners[r.job.Provisioner]

@@ -14,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/activities"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/provisioner"
+	"github.com/berth-dev/berth/provisioner/echo"
 	"github.com/berth-dev/berth/workflows"
 )
 
@@ -106,12 +107,47 @@ func TestWorkflowImportGivesUpAfterLosingWorkers(t *testing.T) {
 	require.Equal(t, "provisioner worker lost: 3 workers stopped while running this job", got.Error)
 }
 
-func TestWorkflowBuildLostWorkerFails(t *testing.T) {
+// TestWorkflowBuildLostWorkersExhaustResumptions: a build resumes after a
+// lost worker at most BuildResumptions times; the next takeover fails it,
+// saying why, and the state its last checkpoint recorded becomes the
+// build's (the checkpoint is gone).
+func TestWorkflowBuildLostWorkersExhaustResumptions(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	job, _ := h.createImport(demoSpec)
 	// What is refused depends on the job type alone: the job need not be a
 	// real build.
+	_, err := h.db.NewUpdate().Model((*db.ProvisionerJob)(nil)).
+		Set("type = ?", db.JobTypeWorkspaceBuild).Where("id = ?", job.ID).Exec(h.ctx)
+	require.NoError(t, err)
+	job = h.job(job.ID)
+	for range workflows.DefaultBuildResumptions + 1 {
+		h.lostWorker(job, nil)
+	}
+	env := h.workflowEnv()
+	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+
+	got := h.job(job.ID)
+	require.Equal(t, db.JobFailed, got.Status)
+	require.Equal(t, "provisioner worker lost: the workers running this build stopped 3 times; "+
+		"a build resumes at most 2 times (--build-resumptions)", got.Error)
+	logs := h.logs(job.ID)
+	last := logs[len(logs)-1]
+	require.Equal(t, got.Error, last.Output)
+	require.Equal(t, provisioner.LevelError, last.Level)
+	require.Equal(t, stageSetup, last.Stage)
+}
+
+// TestWorkflowBuildOfNonResumableProvisionerFails: a build whose
+// provisioner cannot resume fails when its worker is lost, saying so.
+func TestWorkflowBuildOfNonResumableProvisionerFails(t *testing.T) {
+	t.Parallel()
+	h := newHarnessWith(t, func(o *activities.Options) {
+		o.Provisioners = map[string]provisioner.Provisioner{"echo": plainProvisioner{echo.New()}}
+	})
+	job, _ := h.createImport(demoSpec)
 	_, err := h.db.NewUpdate().Model((*db.ProvisionerJob)(nil)).
 		Set("type = ?", db.JobTypeWorkspaceBuild).Where("id = ?", job.ID).Exec(h.ctx)
 	require.NoError(t, err)
@@ -124,13 +160,12 @@ func TestWorkflowBuildLostWorkerFails(t *testing.T) {
 
 	got := h.job(job.ID)
 	require.Equal(t, db.JobFailed, got.Status)
-	require.Contains(t, got.Error, "provisioner worker lost")
-	logs := h.logs(job.ID)
-	last := logs[len(logs)-1]
-	require.Equal(t, got.Error, last.Output)
-	require.Equal(t, provisioner.LevelError, last.Level)
-	require.Equal(t, stageSetup, last.Stage)
+	require.Equal(t, "provisioner worker lost: the worker running this build stopped, and the echo provisioner "+
+		"cannot resume an interrupted apply", got.Error)
 }
+
+// plainProvisioner hides the Resumer of the provisioner it wraps.
+type plainProvisioner struct{ provisioner.Provisioner }
 
 // TestWorkflowCanceledJobOfLostWorkerEnds: a user cancels a running import
 // whose worker then dies before it sees the cancel. The worker that gets the

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { os.Exit(testinfra.Main(m)) }
 // fixture is a fresh database with the default organization, one user and
 // one file, plus helpers that insert more rows.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	db    *bun.DB
 	store *db.Store
@@ -32,7 +32,7 @@ type fixture struct {
 	file  *db.File
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	bdb := testinfra.DB(t)
 	s := db.NewStore(bdb)

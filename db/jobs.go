@@ -82,36 +82,57 @@ type Claim struct {
 // returns ErrJobBusy while another worker's claim is live, and ErrNotFound
 // when the job cannot be claimed at all.
 func (s *Store) ClaimJob(ctx context.Context, id uuid.UUID, c Claim) (*ProvisionerJob, error) {
-	j := new(ProvisionerJob)
-	err := s.queryPrepared(ctx, j, `UPDATE provisioner_jobs SET
-		started_at = coalesce(started_at, $1), updated_at = $1,
-		attempts = attempts + CASE WHEN worker_id IS NOT DISTINCT FROM $2 THEN 0 ELSE 1 END,
-		worker_id = $2, workflow_started_at = coalesce(workflow_started_at, $1)
-		WHERE id = $3 AND completed_at IS NULL AND canceled_at IS NULL
-		AND (started_at IS NULL OR worker_id = $2 OR updated_at < $4)
-		AND ($5 = '' OR task_queue = $5)
-		RETURNING *`, Now(), c.WorkerID, id, c.StaleBefore, c.TaskQueue)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, wrap("claim provisioner job", err)
+	j, _, err := s.ClaimJobFrom(ctx, id, c)
+	return j, err
+}
+
+// PreviousClaim is who held a job before a claim, and when it last
+// touched the job.
+type PreviousClaim struct {
+	WorkerID  uuid.NullUUID `bun:"previous_worker_id,type:uuid"`
+	TouchedAt time.Time     `bun:"previous_updated_at"`
+}
+
+// ClaimJobFrom is ClaimJob that also reports the claim it replaced: on a
+// takeover, the lost worker and its last touch.
+func (s *Store) ClaimJobFrom(ctx context.Context, id uuid.UUID, c Claim) (*ProvisionerJob, PreviousClaim, error) {
+	var row struct {
+		ProvisionerJob `bun:",extend"`
+		PreviousClaim  `bun:",extend"`
 	}
+	err := s.queryPrepared(ctx, &row, `WITH prev AS (SELECT id, worker_id, updated_at FROM provisioner_jobs WHERE id = $3 FOR UPDATE)
+		UPDATE provisioner_jobs p SET
+		started_at = coalesce(p.started_at, $1), updated_at = $1,
+		attempts = p.attempts + CASE WHEN p.worker_id IS NOT DISTINCT FROM $2 THEN 0 ELSE 1 END,
+		worker_id = $2, workflow_started_at = coalesce(p.workflow_started_at, $1)
+		FROM prev
+		WHERE p.id = prev.id AND p.completed_at IS NULL AND p.canceled_at IS NULL
+		AND (p.started_at IS NULL OR p.worker_id = $2 OR p.updated_at < $4)
+		AND ($5 = '' OR p.task_queue = $5)
+		RETURNING p.*, prev.worker_id AS previous_worker_id, prev.updated_at AS previous_updated_at`,
+		Now(), c.WorkerID, id, c.StaleBefore, c.TaskQueue)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, PreviousClaim{}, wrap("claim provisioner job", err)
+	}
+	j := &row.ProvisionerJob
 	if j.ID == uuid.Nil {
 		cur, err := s.GetJobByID(ctx, id)
 		if err != nil {
-			return nil, err
+			return nil, PreviousClaim{}, err
 		}
 		if cur.CompletedAt == nil && cur.CanceledAt == nil && cur.StartedAt != nil &&
 			(c.TaskQueue == "" || cur.TaskQueue == c.TaskQueue) {
-			return nil, ErrJobBusy
+			return nil, PreviousClaim{}, ErrJobBusy
 		}
-		return nil, ErrNotFound
+		return nil, PreviousClaim{}, ErrNotFound
 	}
 	if j.WorkspaceID.Valid {
 		// The workspace's status moves from pending to starting/stopping.
 		if err := s.notify(ctx, JobEvent{JobID: j.ID, WorkspaceID: j.WorkspaceID.UUID}); err != nil {
-			return nil, err
+			return nil, PreviousClaim{}, err
 		}
 	}
-	return j, nil
+	return j, row.PreviousClaim, nil
 }
 
 // Touch is what TouchJob found.
@@ -415,15 +436,16 @@ func (s *Store) ReapCandidates(ctx context.Context, pendingCutoff, hungCutoff ti
 
 // LostJobs locks up to limit started, active jobs whose worker stopped
 // touching them before cutoff and that no other worker will run: builds
-// (not run again after a lost worker) and canceled jobs. Rows other
-// servers hold are skipped. Call it in a transaction and complete the jobs
-// in the same one.
-func (s *Store) LostJobs(ctx context.Context, cutoff time.Time, limit int) ([]*ProvisionerJob, error) {
+// that have used up their resumptions (attempts > resumptions: a build
+// runs once, then resumes on another worker up to resumptions times) and
+// canceled jobs. Rows other servers hold are skipped. Call it in a
+// transaction and complete the jobs in the same one.
+func (s *Store) LostJobs(ctx context.Context, cutoff time.Time, limit, resumptions int) ([]*ProvisionerJob, error) {
 	var js []*ProvisionerJob
 	err := s.selectJobs(&js).
 		Where("completed_at IS NULL").Where("started_at IS NOT NULL").Where("updated_at < ?", cutoff).
 		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where("type = ?", JobTypeWorkspaceBuild).WhereOr("canceled_at IS NOT NULL")
+			return q.Where("type = ? AND attempts > ?", JobTypeWorkspaceBuild, resumptions).WhereOr("canceled_at IS NOT NULL")
 		}).
 		OrderExpr("updated_at").Limit(limit).For("UPDATE SKIP LOCKED").Scan(ctx)
 	return js, wrap("list lost jobs", err)

@@ -97,6 +97,10 @@ type PlanInput struct {
 	Variables map[string]string
 	// State is the previous build's provisioner state (nil for none).
 	State []byte
+	// Resume, when set, is the last checkpoint of this build's apply,
+	// interrupted when its worker was lost: Plan and Apply continue from
+	// it (only provisioners that implement Resumer get one).
+	Resume *Checkpoint
 }
 
 // ParseResult is what Parse finds in a template.
@@ -133,6 +137,39 @@ type Preset struct {
 type PresetParameter struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+}
+
+// Checkpoint is how far an apply has got, reported while it runs so that
+// another worker can resume the build if this one is lost.
+type Checkpoint struct {
+	// State is the provisioner state the apply has persisted so far
+	// (Terraform's state file), or nil when the provisioner keeps none.
+	State []byte
+	// Position is where the apply had got to, opaque to berth (echo:
+	// how many of its lines it had played).
+	Position []byte
+}
+
+// Checkpointer is the optional side of a Sink that records an apply's
+// checkpoints. Apply reports one each time what it has persisted changes;
+// the sink keeps the latest and stores it at a bounded rate.
+type Checkpointer interface {
+	Checkpoint(cp Checkpoint)
+}
+
+// ReportCheckpoint hands cp to sink if the sink records checkpoints.
+func ReportCheckpoint(sink Sink, cp Checkpoint) {
+	if c, ok := sink.(Checkpointer); ok {
+		c.Checkpoint(cp)
+	}
+}
+
+// Resumer is implemented by provisioners whose Apply reports checkpoints
+// and whose Plan and Apply continue from PlanInput.Resume. A build of
+// another provisioner fails when its worker is lost, as it cannot resume.
+type Resumer interface {
+	// ResumesApply describes how the provisioner resumes (for logs).
+	ResumesApply() string
 }
 
 // ApplyResult is what an apply yields. Apply may return it together with an

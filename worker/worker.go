@@ -50,6 +50,10 @@ type Options struct {
 	StopTimeout time.Duration
 	// AccessURL is passed to templates as CODER_AGENT_URL.
 	AccessURL string
+	// BuildResumptions is how often a build whose worker was lost resumes
+	// here from its last checkpoint (activities.Options.BuildResumptions:
+	// 0 is the default, negative never).
+	BuildResumptions int
 	// Ready, if set, is called once the worker polls all its queues.
 	Ready func(daemonID uuid.UUID)
 }
@@ -92,7 +96,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	acts, err := activities.New(activities.Options{
 		Store: opts.Store, Provisioners: opts.Provisioners, WorkerID: opts.ID, WorkDir: opts.WorkDir, Log: opts.Log,
-		AccessURL: opts.AccessURL,
+		AccessURL: opts.AccessURL, BuildResumptions: opts.BuildResumptions,
 	})
 	if err != nil {
 		return err

@@ -68,6 +68,10 @@ type FinishJobInput struct {
 	Cause string
 }
 
+// DefaultBuildResumptions is how often a build whose worker was lost
+// resumes on another worker from its last checkpoint before it fails.
+const DefaultBuildResumptions = 2
+
 // Error types of non-retryable application errors.
 const (
 	ErrTypeInvalidTemplate = "InvalidTemplate"

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/workflows"
 )
 
 // Reaper is the backstop that ends jobs nothing will finish: pending jobs no
@@ -29,17 +30,22 @@ type Reaper struct {
 	// untouched before its worker counts as lost (a running job is touched
 	// every second).
 	LostAfter time.Duration
+	// BuildResumptions is how often a build whose worker was lost resumes
+	// on another worker (workers are told the same, --build-resumptions):
+	// a lost build is ended here only once it has used them all.
+	BuildResumptions int
 	// Interval is how often Run reaps; Batch caps jobs per pass.
 	Interval time.Duration
 	Batch    int
 }
 
 // NewReaper returns a Reaper with Coder's defaults, 30 min pending and 5 min
-// hung, a lost worker after 15 s, every 5 s, 10 jobs of each kind a pass.
+// hung, a lost worker after 15 s, every 5 s, 10 jobs of each kind a pass,
+// and workflows.DefaultBuildResumptions.
 func NewReaper(d *Dispatcher, store *db.Store, clock quartz.Clock, log *slog.Logger) *Reaper {
 	return &Reaper{d: d, store: store, clock: clock, log: log,
 		PendingAfter: 30 * time.Minute, HungAfter: 5 * time.Minute, LostAfter: 15 * time.Second,
-		Interval: 5 * time.Second, Batch: 10}
+		Interval: 5 * time.Second, Batch: 10, BuildResumptions: workflows.DefaultBuildResumptions}
 }
 
 // Run reaps every Interval until ctx ends.
@@ -58,7 +64,7 @@ func (r *Reaper) RunOnce(ctx context.Context) ([]uuid.UUID, error) {
 	now := r.clock.Now().UTC()
 	var reaped []*db.ProvisionerJob
 	err := r.store.InTx(ctx, func(tx *db.Store) error {
-		lost, err := tx.LostJobs(ctx, now.Add(-r.LostAfter), r.Batch)
+		lost, err := tx.LostJobs(ctx, now.Add(-r.LostAfter), r.Batch, r.BuildResumptions)
 		if err != nil {
 			return err
 		}
@@ -120,8 +126,8 @@ func (r *Reaper) RunOnce(ctx context.Context) ([]uuid.UUID, error) {
 }
 
 // endLost ends a job whose worker was lost: a canceled one as canceled, a
-// build as failed (it is not run again: its apply may have stopped
-// half-way).
+// build that used up its resumptions as failed. A build keeps the state
+// its last checkpoint recorded, so a later delete destroys what it created.
 func (r *Reaper) endLost(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
 	stage, err := tx.GetLastLogStage(ctx, j.ID)
 	if err != nil {
@@ -137,9 +143,15 @@ func (r *Reaper) endLost(ctx context.Context, tx *db.Store, j *db.ProvisionerJob
 		c.Canceled = true
 	} else {
 		c.Error = fmt.Sprintf("provisioner worker lost: no heartbeat for %s", r.LostAfter)
+		if j.Type == db.JobTypeWorkspaceBuild && j.Attempts > 1 {
+			c.Error += fmt.Sprintf("; the build already resumed %d times (the limit is %d)", j.Attempts-1, r.BuildResumptions)
+		}
 		line.Level, line.Output = "error", c.Error
 	}
 	c.Logs = []db.ProvisionerJobLog{line}
+	c.Results = func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
+		return tx.SettleCheckpoint(ctx, j.ID)
+	}
 	_, err = tx.CompleteJob(ctx, j.ID, c)
 	return err
 }

@@ -6,11 +6,13 @@ import (
 	"time"
 
 	"github.com/coder/quartz"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-dev/berth/api/dispatch"
 	"github.com/berth-dev/berth/api/sdk"
+	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/internal/berthtest"
 	"github.com/berth-dev/berth/internal/testinfra"
 )
@@ -80,4 +82,54 @@ func idsOf[T interface{ String() string }](xs []T) []string {
 		out = append(out, x.String())
 	}
 	return out
+}
+
+// TestReaperLeavesResumableBuilds: a running build whose worker went
+// silent is left to the worker that resumes it while it has resumptions
+// left; once they are used up it is failed, and it keeps the state its
+// last checkpoint recorded (so a delete destroys what it created).
+func TestReaperLeavesResumableBuilds(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	d := berthtest.New(t, berthtest.Options{NoWorker: true})
+	owner := d.CreateFirstUser(ctx)
+	_, stop := d.StartWorker(nil)
+	fileID := berthtest.UploadEcho(ctx, t, owner.Client, `{"version":1}`)
+	v, err := owner.Client.CreateTemplateVersion(ctx, owner.OrganizationID, sdk.CreateTemplateVersionRequest{
+		FileID: fileID, Provisioner: sdk.ProvisionerTypeEcho, StorageMethod: "file",
+	})
+	require.NoError(t, err)
+	v = berthtest.WaitJob(ctx, t, owner.Client, v.ID)
+	require.Equal(t, sdk.ProvisionerJobSucceeded, v.Job.Status, v.Job.Error)
+	tpl, err := owner.Client.CreateTemplate(ctx, owner.OrganizationID, sdk.CreateTemplateRequest{Name: "t", VersionID: v.ID})
+	require.NoError(t, err)
+	stop() // the build is claimed below, as by a worker that then dies
+	ws, err := owner.Client.CreateUserWorkspace(ctx, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "w"})
+	require.NoError(t, err)
+	jobID := ws.LatestBuild.Job.ID
+	lost := uuid.New()
+	_, err = d.Store.ClaimJob(ctx, jobID, db.Claim{WorkerID: lost})
+	require.NoError(t, err)
+	_, err = d.Store.SaveCheckpoint(ctx, &db.JobCheckpoint{JobID: jobID, WorkerID: lost, State: []byte("checkpointed state")})
+	require.NoError(t, err)
+
+	clock := quartz.NewMock(t)
+	clock.Set(time.Now().Add(time.Minute))
+	reaper := dispatch.NewReaper(d.Dispatcher, d.Store, clock, d.Log)
+	reaped, err := reaper.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Empty(t, reaped, "a first attempt may resume twice")
+
+	reaper.BuildResumptions = 0
+	reaped, err = reaper.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{jobID}, reaped)
+	b := berthtest.WaitBuild(t, owner.Client, ws.LatestBuild.ID)
+	require.Equal(t, sdk.ProvisionerJobFailed, b.Job.Status)
+	require.Equal(t, "provisioner worker lost: no heartbeat for 15s", b.Job.Error)
+	state, err := owner.Client.WorkspaceBuildState(ctx, b.ID)
+	require.NoError(t, err)
+	require.Equal(t, "checkpointed state", string(state))
+	_, err = d.Store.GetCheckpoint(ctx, jobID)
+	require.ErrorIs(t, err, db.ErrNotFound)
 }

@@ -35,7 +35,8 @@ type serverCmd struct {
 	MaxFileSize                int64         `help:"Largest accepted upload in bytes." default:"104857600" env:"BERTH_MAX_FILE_SIZE"`
 	ReapPendingAfter           time.Duration `help:"Fail jobs no provisioner picked up after this long." default:"30m" env:"BERTH_REAP_PENDING_AFTER"`
 	ReapHungAfter              time.Duration `help:"Fail started jobs whose worker went silent for this long." default:"5m" env:"BERTH_REAP_HUNG_AFTER"`
-	ReapLostAfter              time.Duration `help:"End a running build (failed) or a canceled job (canceled) whose worker went silent for this long: no other worker runs them." default:"15s" env:"BERTH_REAP_LOST_AFTER"`
+	ReapLostAfter              time.Duration `help:"End a running build that used up its resumptions (failed) or a canceled job (canceled) whose worker went silent for this long: no other worker runs them." default:"15s" env:"BERTH_REAP_LOST_AFTER"`
+	BuildResumptions           int           `help:"How often a build whose worker was lost resumes on another worker (as given to workers): the reaper leaves lost builds with resumptions left alone." default:"2" env:"BERTH_BUILD_RESUMPTIONS"`
 	RunWorkflows               bool          `help:"Also run the job workflows that releases before workers dispatched their own jobs left in flight (ProvisionerJobV1, never activities)." default:"true" negatable:"" env:"BERTH_RUN_WORKFLOWS"`
 	AutobuildInterval          time.Duration `help:"How often the lifecycle executor runs: autostart, autostop, failure TTL, dormancy, autodelete (0 disables it on this server)." default:"15s" env:"BERTH_AUTOBUILD_INTERVAL"`
 	DefaultQuietHours          string        `help:"Quiet hours (a daily cron spec) of users who set none: templates with an autostop requirement stop workspaces then." default:"CRON_TZ=UTC 0 0 * * *" env:"BERTH_DEFAULT_QUIET_HOURS_SCHEDULE" name:"default-quiet-hours-schedule"`
@@ -86,6 +87,7 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	rec := dispatch.NewReconciler(disp, store, quartz.NewReal(), log)
 	reaper := dispatch.NewReaper(disp, store, quartz.NewReal(), log)
 	reaper.PendingAfter, reaper.HungAfter, reaper.LostAfter = s.ReapPendingAfter, s.ReapHungAfter, s.ReapLostAfter
+	reaper.BuildResumptions = max(s.BuildResumptions, 0)
 	// The server finishes ProvisionerJobV1 jobs itself (FinishJob is
 	// database-only), so they can end even with no provisioner worker alive.
 	serverID := uuid.New()

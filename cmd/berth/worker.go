@@ -32,6 +32,7 @@ type workerCmd struct {
 	MaxConcurrentJobs int               `help:"Provisioner jobs run at once." default:"16" env:"BERTH_MAX_CONCURRENT_JOBS"`
 	WorkDir           string            `help:"Directory for job working directories (default: the system temp dir)." env:"BERTH_WORK_DIR"`
 	AccessURL         string            `help:"URL workspace agents reach the API at (CODER_AGENT_URL for templates)." env:"BERTH_ACCESS_URL"`
+	BuildResumptions  int               `help:"How often a build whose worker was lost resumes on another worker from its last checkpoint before it fails (0: never). Give servers the same value." default:"2" env:"BERTH_BUILD_RESUMPTIONS"`
 	terraformFlags
 	pprofFlags
 }
@@ -150,7 +151,17 @@ func (w *workerCmd) Run(ctx context.Context, g *globals) error {
 			Temporal: tc, Store: db.NewStore(bdb), Queues: workflows.Queues{Prefix: w.QueuePrefix},
 			Organization: w.Organization, Tags: w.Tag, Provisioners: provs, Name: w.Name, Version: version,
 			Log: log, WorkDir: w.WorkDir, MaxConcurrentJobs: w.MaxConcurrentJobs, AccessURL: w.AccessURL,
+			BuildResumptions: resumptions(w.BuildResumptions),
 		})
 	})
 	return grp.Wait()
+}
+
+// resumptions turns --build-resumptions into worker.Options' convention,
+// where 0 is the default and a negative value means never.
+func resumptions(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }

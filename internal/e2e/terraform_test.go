@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-dev/berth/api/sdk"
+	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/internal/berthtest"
 	"github.com/berth-dev/berth/internal/testinfra"
 )
@@ -98,32 +100,54 @@ func terraformProcesses(t *testing.T, dir string) []string {
 	return out
 }
 
-// TestTerraformWorkerKilledMidApply: SIGKILL of a worker in the middle of a
-// slow apply interrupts its Terraform (nothing keeps changing
-// infrastructure untracked), the build fails once the heartbeat times out,
-// and another worker deletes the workspace.
+// stateResources counts the managed resource instances of a Terraform
+// state by address.
+func stateResources(t *testing.T, state []byte) map[string]int {
+	t.Helper()
+	var st struct {
+		Resources []struct {
+			Mode, Type, Name string
+			Instances        []json.RawMessage
+		}
+	}
+	require.NoError(t, json.Unmarshal(state, &st))
+	out := map[string]int{}
+	for _, r := range st.Resources {
+		if r.Mode == "managed" {
+			out[r.Type+"."+r.Name] += len(r.Instances)
+		}
+	}
+	return out
+}
+
+// TestTerraformWorkerKilledMidApply: SIGKILL of a worker in the middle of
+// a real apply (two resources created, one in progress, two pending)
+// interrupts its Terraform; another worker resumes the build from the
+// last checkpointed state, creating only what was missing, and the build
+// succeeds there with every resource exactly once in its state. The
+// workspace can then be deleted.
 func TestTerraformWorkerKilledMidApply(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	testinfra.Terraform(t)
 	e := newEnv(t)
+	store := e.store()
 	c := e.startServer()
 	workDir := t.TempDir()
 	w := e.terraformWorker("doomed", workDir)
 	owner := login(ctx, t, c)
-	tpl := terraformTemplate(ctx, t, owner, "slow")
+	gate := filepath.Join(t.TempDir(), "gate")
+	tpl := terraformTemplate(ctx, t, owner, "resumable", sdk.VariableValue{Name: "gate", Value: gate})
 
 	ws, err := c.CreateWorkspace(ctx, owner.OrganizationID, "me", sdk.CreateWorkspaceRequest{TemplateID: tpl.ID, Name: "slow"})
 	require.NoError(t, err)
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		logs, err := c.WorkspaceBuildLogsAfter(ctx, ws.LatestBuild.ID, 0)
-		assert.NoError(ct, err)
-		found := false
-		for _, l := range logs {
-			found = found || strings.Contains(l.Output, "(local-exec): slow step started")
-		}
-		assert.True(ct, found)
+		assert.Contains(ct, outputs(t, c, ws.LatestBuild.ID), "terraform_data.gated[0]: (local-exec): gated step started")
 	}, time.Minute, 50*time.Millisecond)
+	checkpointed(t, store, ws.LatestBuild.Job.ID, func(cp *db.JobCheckpoint) bool {
+		got := stateResources(t, cp.State)
+		return got["terraform_data.one"] == 1 && got["terraform_data.two"] == 1
+	})
 	require.NotEmpty(t, terraformProcesses(t, workDir), "terraform applies under the worker's work dir")
 
 	w.signal(syscall.SIGKILL)
@@ -132,13 +156,26 @@ func TestTerraformWorkerKilledMidApply(t *testing.T) {
 		assert.Empty(ct, terraformProcesses(t, workDir))
 	}, 30*time.Second, 100*time.Millisecond, "the dead worker's terraform ends (parent-death SIGINT, or at latest its next write to the closed log pipe)")
 
-	b := berthtest.WaitBuild(t, c, ws.LatestBuild.ID)
-	require.Equal(t, sdk.ProvisionerJobFailed, b.Job.Status)
-	require.Contains(t, b.Job.Error, "provisioner worker lost")
-
+	require.NoError(t, os.WriteFile(gate, nil, 0o600))
 	e.terraformWorker("rescuer", t.TempDir())
+	b := berthtest.WaitBuild(t, c, ws.LatestBuild.ID)
+	require.Equal(t, sdk.ProvisionerJobSucceeded, b.Job.Status, b.Job.Error)
+	require.Equal(t, "rescuer", b.Job.WorkerName)
+	lines := outputs(t, c, b.ID)
+	resumed := resumeLine(lines)
+	t.Log(resumed)
+	require.Regexp(t, `^Worker doomed lost at .*; resuming on worker rescuer from the state of .* \(checkpoint \d+ of attempt 1\): Terraform plans again`, resumed)
+	require.Contains(t, lines, "Plan: 3 to add, 0 to change, 0 to destroy.", "the resumed plan creates only what is missing")
+	state, err := c.WorkspaceBuildState(ctx, b.ID)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"terraform_data.one": 1, "terraform_data.two": 1, "terraform_data.gated": 1,
+		"terraform_data.three": 1, "terraform_data.four": 1}, stateResources(t, state))
+
 	del, err := c.CreateWorkspaceBuild(ctx, ws.ID, sdk.CreateWorkspaceBuildRequest{Transition: "delete"})
 	require.NoError(t, err)
 	del = berthtest.WaitBuild(t, c, del.ID)
 	require.Equal(t, sdk.ProvisionerJobSucceeded, del.Job.Status, del.Job.Error)
+	state, err = c.WorkspaceBuildState(ctx, del.ID)
+	require.NoError(t, err)
+	require.Empty(t, stateResources(t, state))
 }

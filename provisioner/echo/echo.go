@@ -22,6 +22,13 @@ type Provisioner struct{}
 
 var _ provisioner.Provisioner = (*Provisioner)(nil)
 
+// ResumesApply implements provisioner.Resumer: an echo.json apply reports
+// how many lines it played, and a resumed one skips them (a protobuf
+// replay plays again from the start: it touches nothing).
+func (*Provisioner) ResumesApply() string {
+	return "echo skips the lines it had already played"
+}
+
 // New returns an echo provisioner.
 func New() *Provisioner { return &Provisioner{} }
 

@@ -187,7 +187,14 @@ func (s *script) plan(ctx context.Context, in provisioner.PlanInput, sink provis
 func (s *script) apply(ctx context.Context, in provisioner.PlanInput, sink provisioner.Sink) (*provisioner.ApplyResult, error) {
 	e := newEnv(in)
 	st := s.step("apply", in.Transition)
-	if err := st.run(ctx, e, sink); err != nil {
+	played := resumedLines(in.Resume)
+	if played > 0 {
+		sink.Log(provisioner.Log{Level: provisioner.LevelInfo, Output: fmt.Sprintf("echo: resuming after line %d", played)})
+	}
+	report := func(lines int) {
+		provisioner.ReportCheckpoint(sink, provisioner.Checkpoint{Position: encodePosition(lines)})
+	}
+	if err := st.play(ctx, e, sink, played, report); err != nil {
 		return nil, err
 	}
 	res := &provisioner.ApplyResult{State: in.State}
@@ -221,11 +228,21 @@ func (s *script) resources(t string, e env) []provisioner.Resource {
 // run plays the step: its logs, its delay, then its outcome. A nil step
 // succeeds at once.
 func (st *step) run(ctx context.Context, e env, sink provisioner.Sink) error {
+	return st.play(ctx, e, sink, 0, nil)
+}
+
+// play is run resumed after the first skip lines (and their delays),
+// calling played with the number of lines played so far after each one.
+func (st *step) play(ctx context.Context, e env, sink provisioner.Sink, skip int, played func(lines int)) error {
 	if st == nil {
 		return ctx.Err()
 	}
+	n := 0
 	for _, l := range st.Logs {
 		for range max(l.Repeat, 1) {
+			if n++; n <= skip {
+				continue
+			}
 			if err := sleep(ctx, l.DelayMS); err != nil {
 				return err
 			}
@@ -233,6 +250,9 @@ func (st *step) run(ctx context.Context, e env, sink provisioner.Sink) error {
 				Level:  cmp.Or(l.Level, provisioner.LevelInfo),
 				Output: e.expand(l.Output),
 			})
+			if played != nil {
+				played(n)
+			}
 		}
 	}
 	if err := sleep(ctx, st.DelayMS); err != nil {
@@ -348,4 +368,26 @@ func (e env) resources(rs []provisioner.Resource) []provisioner.Resource {
 		out = append(out, e.resource(r))
 	}
 	return out
+}
+
+// position is an echo apply's checkpoint: how many of its lines it played.
+type position struct {
+	Lines int `json:"lines"`
+}
+
+func encodePosition(lines int) []byte {
+	b, _ := json.Marshal(position{Lines: lines})
+	return b
+}
+
+// resumedLines is how many lines of the apply a resumed build had played.
+func resumedLines(cp *provisioner.Checkpoint) int {
+	if cp == nil || len(cp.Position) == 0 {
+		return 0
+	}
+	var p position
+	if err := json.Unmarshal(cp.Position, &p); err != nil || p.Lines < 0 {
+		return 0
+	}
+	return p.Lines
 }

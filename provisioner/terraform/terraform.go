@@ -66,6 +66,10 @@ type Options struct {
 	// or files. The worker must run as root to switch; job directories are
 	// handed to the user before each command.
 	User *Credential
+	// CheckpointPoll is how often a running apply's state file is checked
+	// for a new version to report as a checkpoint (default
+	// DefaultCheckpointPoll).
+	CheckpointPoll time.Duration
 }
 
 // Credential is the user and group Terraform runs as.
@@ -101,6 +105,7 @@ type Provisioner struct {
 	mirror  string
 	rcFile  string // the CLI configuration New wrote, if any
 	grace   time.Duration
+	poll    time.Duration
 	baseEnv []string
 	// cacheLock, when a plugin cache is used, is a file in it that init
 	// holds locked: Terraform does not support concurrent writers to the
@@ -117,6 +122,10 @@ func New(opts Options) (*Provisioner, error) {
 	p := &Provisioner{binary: opts.Binary, mirror: opts.Mirror, grace: opts.Grace, user: opts.User}
 	if p.grace <= 0 {
 		p.grace = DefaultGrace
+	}
+	p.poll = opts.CheckpointPoll
+	if p.poll <= 0 {
+		p.poll = DefaultCheckpointPoll
 	}
 	if p.binary == "" {
 		b, err := FindBinary()
@@ -287,11 +296,16 @@ func (p *Provisioner) Parse(ctx context.Context, dir string, _ provisioner.Sink)
 }
 
 // Plan runs terraform plan for in.Transition (with -destroy for delete)
-// after writing in.State as the current state, and reports what it would
-// create and the template's parameters.
+// after writing in.State as the current state (or, resuming, the state the
+// interrupted apply had persisted), and reports what it would create and
+// the template's parameters.
 func (p *Provisioner) Plan(ctx context.Context, dir string, in provisioner.PlanInput, sink provisioner.Sink) (*provisioner.PlanResult, error) {
-	if len(in.State) > 0 {
-		if err := os.WriteFile(filepath.Join(dir, stateFile), in.State, 0o600); err != nil {
+	state := in.State
+	if in.Resume != nil && len(in.Resume.State) > 0 {
+		state = in.Resume.State
+	}
+	if len(state) > 0 {
+		if err := os.WriteFile(filepath.Join(dir, stateFile), state, 0o600); err != nil {
 			return nil, fmt.Errorf("write terraform state: %w", err)
 		}
 	}
@@ -343,11 +357,20 @@ func (p *Provisioner) Plan(ctx context.Context, dir string, in provisioner.PlanI
 }
 
 // Apply applies the plan Plan saved and reports the new state and
-// resources. When the apply fails or is interrupted, the state it left is
+// resources. While it runs, each version of the state Terraform persists
+// is reported to the sink as a checkpoint. When the apply fails or is interrupted, the state it left is
 // returned with the error.
 func (p *Provisioner) Apply(ctx context.Context, dir string, in provisioner.PlanInput, sink provisioner.Sink) (*provisioner.ApplyResult, error) {
 	env := p.env(in)
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchState(wctx, dir, p.poll, sink)
+	}()
 	runErr := p.run(ctx, dir, env, sink, true, "apply", "-json", "-no-color", "-input=false", "-auto-approve", planFile)
+	stopWatch()
+	<-watched
 	state, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, errors.Join(runErr, fmt.Errorf("read terraform state: %w", err))

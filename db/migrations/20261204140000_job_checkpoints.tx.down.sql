@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS provisioner_job_checkpoints;
