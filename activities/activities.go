@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/provisioner"
 	"github.com/berth-dev/berth/workflows"
 )
@@ -41,6 +42,8 @@ type Options struct {
 	// ClaimLapse is how long a claimed job may go untouched before another
 	// worker takes it over (default DefaultClaimLapse).
 	ClaimLapse time.Duration
+	// Metrics, if set, records the jobs run and the log lines written.
+	Metrics *metrics.Jobs
 }
 
 // Activities implements workflows.Activities.
@@ -111,12 +114,14 @@ func (a *Activities) RunJob(ctx context.Context, in workflows.RunJobInput) (work
 	if err != nil {
 		return workflows.RunJobResult{}, err
 	}
+	run := newJobRun(a, job)
+	defer run.record(ctx)
 	if msg := refuseTakeover(job); msg != "" {
-		return newJobRun(a, job).fail(ctx, msg)
+		return run.fail(ctx, msg)
 	}
 	// The attempt users read: workers that claimed the job, or retries
 	// within this one (infrastructure errors), whichever is more.
-	return newJobRun(a, job).execute(ctx, max(int32(job.Attempts), info.Attempt))
+	return run.execute(ctx, max(int32(job.Attempts), info.Attempt))
 }
 
 // Running is the number of jobs a's RunJob is running. (A function, not a

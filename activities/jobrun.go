@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/provisioner"
 	"github.com/berth-dev/berth/workflows"
 )
@@ -30,10 +31,36 @@ type jobRun struct {
 	stage   string
 	pending []db.ProvisionerJobLog
 	stalled bool
+
+	// began is when this run started; status is how the job ended here
+	// (a metrics.Status*), empty while it has not.
+	began  time.Time
+	status string
 }
 
 func newJobRun(a *Activities, job *db.ProvisionerJob) *jobRun {
-	return &jobRun{a: a, job: job}
+	r := &jobRun{a: a, job: job, began: time.Now()}
+	a.opts.Metrics.Started(metrics.JobStart{
+		Type: job.Type, Provisioner: job.Provisioner, QueueWait: r.began.Sub(job.CreatedAt),
+	})
+	return r
+}
+
+// record reports the run to the metrics once it returned; a build that
+// ended here is counted with its workspace's and template's names.
+func (r *jobRun) record(ctx context.Context) {
+	m := r.a.opts.Metrics
+	if m == nil {
+		return
+	}
+	end := metrics.JobEnd{Type: r.job.Type, Provisioner: r.job.Provisioner, Status: r.status, Run: time.Since(r.began)}
+	if r.status != "" && r.job.Type == db.JobTypeWorkspaceBuild {
+		if f, err := r.a.opts.Store.GetJobFacts(context.WithoutCancel(ctx), r.job.ID); err == nil {
+			end.Build = &metrics.Build{Owner: f.OwnerName, Workspace: f.WorkspaceName, Template: f.TemplateName,
+				TemplateVersion: f.TemplateVersionName, Transition: f.Transition}
+		}
+	}
+	m.Ended(end)
 }
 
 // Log implements provisioner.Sink.
@@ -96,6 +123,7 @@ func (r *jobRun) flush(ctx context.Context) error {
 		r.mu.Unlock()
 		return err
 	}
+	r.a.opts.Metrics.LogLines(len(logs))
 	return nil
 }
 
@@ -238,8 +266,20 @@ func (r *jobRun) complete(ctx context.Context, c db.Completion) (workflows.RunJo
 		}
 	}
 	c.WorkerID = r.a.opts.WorkerID
-	if _, err := r.a.opts.Store.CompleteJob(ctx, r.job.ID, c); err != nil {
+	done, err := r.a.opts.Store.CompleteJob(ctx, r.job.ID, c)
+	if err != nil {
 		return workflows.RunJobResult{}, fmt.Errorf("complete job: %w", err)
+	}
+	if done {
+		r.a.opts.Metrics.LogLines(len(c.Logs))
+		switch {
+		case c.Canceled:
+			r.status = metrics.StatusCanceled
+		case c.Error != "":
+			r.status = metrics.StatusFailed
+		default:
+			r.status = metrics.StatusSucceeded
+		}
 	}
 	return workflows.RunJobResult{Completed: true}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
+	"github.com/berth-dev/berth/health"
 	"github.com/berth-dev/berth/jobs"
 	"github.com/berth-dev/berth/workflows"
 )
@@ -61,6 +62,11 @@ type Options struct {
 	AutobuildPollInterval     time.Duration
 	DefaultQuietHoursSchedule string
 	RateLimitAPI              int64
+	// Metrics, if set, records every request (Coder's coderd_api_*).
+	Metrics *httpmw.Metrics
+	// Ready answers GET /readyz (default: always ready, for tests);
+	// GET /healthz always answers 200.
+	Ready *health.Checker
 }
 
 // API serves /api/v2.
@@ -130,6 +136,10 @@ func (a *API) Handler() http.Handler {
 	e.HandleMethodNotAllowed = false
 	e.UseRawPath = true
 	_ = e.SetTrustedProxies(nil)
+	if a.opts.Metrics != nil {
+		// Outside recovery, so a panic counts as the 500 it becomes.
+		e.Use(a.opts.Metrics.Handler())
+	}
 	e.Use(gin.CustomRecovery(func(c *gin.Context, rec any) {
 		a.log.Error("handler panicked", "panic", rec, "request_id", httpapi.RequestID(c))
 		httpapi.RenderError(c, a.log, errors.New("panic"))
@@ -141,6 +151,12 @@ func (a *API) Handler() http.Handler {
 	e.NoRoute(func(c *gin.Context) {
 		httpapi.RenderError(c, a.log, httpapi.Errorf(http.StatusNotFound, "Route not found."))
 	})
+	e.GET("/healthz", gin.WrapH(health.Healthz()))
+	ready := a.opts.Ready
+	if ready == nil {
+		ready = health.New()
+	}
+	e.GET("/readyz", gin.WrapH(ready.Readyz()))
 	a.routes(e.Group("/api/v2"))
 	return e
 }

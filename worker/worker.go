@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/berth-dev/berth/activities"
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/provisioner"
 	"github.com/berth-dev/berth/workflows"
 )
@@ -52,6 +54,11 @@ type Options struct {
 	AccessURL string
 	// Ready, if set, is called once the worker polls all its queues.
 	Ready func(daemonID uuid.UUID)
+	// Listening, if set, is true while the worker's queued-job listener
+	// (LISTEN) is connected: readiness reads it.
+	Listening *atomic.Bool
+	// Metrics, if set, records the jobs the worker runs.
+	Metrics *metrics.Jobs
 }
 
 // DaemonRefreshInterval is how often a worker refreshes last_seen_at.
@@ -92,7 +99,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	acts, err := activities.New(activities.Options{
 		Store: opts.Store, Provisioners: opts.Provisioners, WorkerID: opts.ID, WorkDir: opts.WorkDir, Log: opts.Log,
-		AccessURL: opts.AccessURL,
+		AccessURL: opts.AccessURL, Metrics: opts.Metrics,
 	})
 	if err != nil {
 		return err
@@ -129,6 +136,8 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("start temporal worker: %w", err)
 	}
 	defer prov.Stop()
+	opts.Metrics.DaemonRunning(true)
+	defer opts.Metrics.DaemonRunning(false)
 	opts.Log.Info("worker started", "daemon_id", opts.ID, "name", opts.Name, "organization", org.Name,
 		"task_queue", queue, "tags", tags, "provisioners", provs)
 	if opts.Ready != nil {

@@ -17,10 +17,12 @@ import (
 	"github.com/berth-dev/berth/activities"
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/dispatch"
+	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
 	"github.com/berth-dev/berth/jobs"
 	"github.com/berth-dev/berth/lifecycle"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/schedule"
 	"github.com/berth-dev/berth/worker"
 	"github.com/berth-dev/berth/workflows"
@@ -43,6 +45,7 @@ type serverCmd struct {
 	MaxAdminTokenLifetime time.Duration `help:"Longest lifetime of a token a site owner creates." default:"168h" env:"BERTH_MAX_ADMIN_TOKEN_LIFETIME"`
 	DefaultTokenLifetime  time.Duration `help:"Lifetime of a token created without one." default:"168h" env:"BERTH_DEFAULT_TOKEN_LIFETIME"`
 	pprofFlags
+	prometheusFlags
 }
 
 func (s *serverCmd) Run(ctx context.Context, g *globals) error {
@@ -55,7 +58,11 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	if err := db.Migrate(ctx, bdb); err != nil {
 		return err
 	}
-	tc, err := s.dial(ctx, log)
+	obs, err := newObservability()
+	if err != nil {
+		return err
+	}
+	tc, err := s.dial(ctx, log, obs)
 	if err != nil {
 		return err
 	}
@@ -78,6 +85,12 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	rec := dispatch.NewReconciler(disp, store, quartz.NewReal(), log)
 	reaper := dispatch.NewReaper(disp, store, quartz.NewReal(), log)
 	reaper.PendingAfter, reaper.HungAfter, reaper.LostAfter = s.ReapPendingAfter, s.ReapHungAfter, s.ReapLostAfter
+	control := metrics.NewControl(obs.reg)
+	rec.Metrics, reaper.Metrics = control, control
+	metrics.Listener(obs.reg, ps.Reconnects, ps.Listening)
+	metrics.DBStats(obs.reg, bdb.DB)
+	metrics.NewDeployment(obs.reg, deploymentSnapshot(store), log)
+	ready := readiness(bdb, tc, ps.Listening)
 	// The server finishes ProvisionerJobV1 jobs itself (FinishJob is
 	// database-only), so they can end even with no provisioner worker alive.
 	serverID := uuid.New()
@@ -121,6 +134,7 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 		MaxTokenLifetime: s.MaxTokenLifetime, MaxAdminTokenLifetime: s.MaxAdminTokenLifetime,
 		DefaultTokenLifetime: s.DefaultTokenLifetime, HTTPAddress: s.Address,
 		AutobuildPollInterval: s.AutobuildInterval, DefaultQuietHoursSchedule: s.DefaultQuietHours,
+		Metrics: httpmw.NewMetrics(obs.reg), Ready: ready,
 	})
 	if err != nil {
 		return err
@@ -141,6 +155,7 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	})
 	grp.Go(func() error { return ps.Run(gctx) })
 	grp.Go(func() error { return s.servePprof(gctx, log) })
+	grp.Go(func() error { return s.prometheusFlags.serve(gctx, log, obs, ready) })
 	grp.Go(func() error { return rec.Run(gctx) })
 	grp.Go(func() error { return reaper.Run(gctx) })
 	if s.AutobuildInterval > 0 {

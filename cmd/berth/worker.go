@@ -5,11 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/provisioner"
 	"github.com/berth-dev/berth/provisioner/echo"
 	"github.com/berth-dev/berth/provisioner/terraform"
@@ -29,6 +31,7 @@ type workerCmd struct {
 	AccessURL         string            `help:"URL workspace agents reach the API at (CODER_AGENT_URL for templates)." env:"BERTH_ACCESS_URL"`
 	terraformFlags
 	pprofFlags
+	prometheusFlags
 }
 
 type terraformFlags struct {
@@ -61,11 +64,19 @@ func (w *workerCmd) Run(ctx context.Context, g *globals) error {
 		return err
 	}
 	defer bdb.Close()
-	tc, err := w.dial(ctx, log)
+	obs, err := newObservability()
+	if err != nil {
+		return err
+	}
+	tc, err := w.dial(ctx, log, obs)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
+	metrics.DBStats(obs.reg, bdb.DB)
+	jobMetrics := metrics.NewJobs(obs.reg)
+	var listening atomic.Bool
+	ready := readiness(bdb, tc, listening.Load)
 	provs := map[string]provisioner.Provisioner{}
 	for _, p := range w.Provisioner {
 		switch p {
@@ -87,11 +98,13 @@ func (w *workerCmd) Run(ctx context.Context, g *globals) error {
 	}
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return w.servePprof(gctx, log) })
+	grp.Go(func() error { return w.prometheusFlags.serve(gctx, log, obs, ready) })
 	grp.Go(func() error {
 		return worker.Run(gctx, worker.Options{
 			Temporal: tc, Store: db.NewStore(bdb), Queues: workflows.Queues{Prefix: w.QueuePrefix},
 			Organization: w.Organization, Tags: w.Tag, Provisioners: provs, Name: w.Name, Version: version,
 			Log: log, WorkDir: w.WorkDir, MaxConcurrentJobs: w.MaxConcurrentJobs, AccessURL: w.AccessURL,
+			Metrics: jobMetrics, Listening: &listening,
 		})
 	})
 	return grp.Wait()

@@ -118,10 +118,11 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startServer starts `berth server` and returns a client once it answers.
-func (e *env) startServer() *sdk.Client {
+// startServer starts `berth server` (with extra flags) and returns a
+// client once it answers.
+func (e *env) startServer(flags ...string) *sdk.Client {
 	addr := freeAddr(e.t)
-	e.start("server "+addr, "server", "--address", addr)
+	e.start("server "+addr, append([]string{"server", "--address", addr}, flags...)...)
 	u, err := url.Parse("http://" + addr)
 	require.NoError(e.t, err)
 	c := sdk.New(u)
