@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/logctx"
 	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/provisioner"
 	"github.com/berth-dev/berth/workflows"
@@ -114,7 +115,9 @@ func (a *Activities) RunJob(ctx context.Context, in workflows.RunJobInput) (work
 	if err != nil {
 		return workflows.RunJobResult{}, err
 	}
-	run := newJobRun(a, job)
+	attrs := jobLogAttrs(job, info.WorkflowExecution.ID)
+	ctx = logctx.With(ctx, attrs...)
+	run := newJobRun(a, job, attrs)
 	defer run.record(ctx)
 	if msg := refuseTakeover(job); msg != "" {
 		return run.fail(ctx, msg)

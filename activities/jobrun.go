@@ -2,8 +2,10 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -22,6 +24,9 @@ import (
 type jobRun struct {
 	a   *Activities
 	job *db.ProvisionerJob
+	// log carries the job's IDs (job, workflow, workspace, template
+	// version) on every line.
+	log *slog.Logger
 
 	// always holds results written with the job's completion whatever
 	// its outcome (an import's variables).
@@ -38,8 +43,8 @@ type jobRun struct {
 	status string
 }
 
-func newJobRun(a *Activities, job *db.ProvisionerJob) *jobRun {
-	r := &jobRun{a: a, job: job, began: time.Now()}
+func newJobRun(a *Activities, job *db.ProvisionerJob, attrs []slog.Attr) *jobRun {
+	r := &jobRun{a: a, job: job, began: time.Now(), log: slog.New(a.opts.Log.Handler().WithAttrs(attrs))}
 	a.opts.Metrics.Started(metrics.JobStart{
 		Type: job.Type, Provisioner: job.Provisioner, QueueWait: r.began.Sub(job.CreatedAt),
 	})
@@ -142,7 +147,7 @@ func (r *jobRun) keepAlive(ctx context.Context, cancel context.CancelCauseFunc) 
 			return
 		case <-fl.C:
 			if err := r.flush(ctx); err != nil && ctx.Err() == nil {
-				r.a.opts.Log.Warn("flush job logs", "job_id", r.job.ID, "err", err)
+				r.log.Warn("flush job logs", "err", err)
 			}
 		case <-hb.C:
 			if r.isStalled() {
@@ -152,14 +157,14 @@ func (r *jobRun) keepAlive(ctx context.Context, cancel context.CancelCauseFunc) 
 			touch, err := r.a.opts.Store.TouchJob(ctx, r.job.ID, r.a.opts.WorkerID)
 			if err != nil {
 				if ctx.Err() == nil {
-					r.a.opts.Log.Warn("touch job", "job_id", r.job.ID, "err", err)
+					r.log.Warn("touch job", "err", err)
 				}
 				continue
 			}
 			if touch == db.TouchLost {
 				// Our claim lapsed (this worker was cut off) and another
 				// worker runs the job now: stop without a word to it.
-				r.a.opts.Log.Warn("job taken over by another worker", "job_id", r.job.ID)
+				r.log.Warn("job taken over by another worker")
 				cancel(errTakenOver)
 				continue
 			}
@@ -216,7 +221,7 @@ func (r *jobRun) execute(actx context.Context, attempt int32) (workflows.RunJobR
 		// deadline): keep what was logged and let the workflow finish the
 		// job.
 		if ferr := r.flush(wctx); ferr != nil {
-			r.a.opts.Log.Warn("flush job logs", "job_id", r.job.ID, "err", ferr)
+			r.log.Warn("flush job logs", "err", ferr)
 		}
 		return workflows.RunJobResult{}, actx.Err()
 	}
@@ -230,7 +235,7 @@ func (r *jobRun) execute(actx context.Context, attempt int32) (workflows.RunJobR
 	}
 	// Infrastructure trouble: keep the logs and let Temporal retry.
 	if ferr := r.flush(wctx); ferr != nil {
-		r.a.opts.Log.Warn("flush job logs", "job_id", r.job.ID, "err", ferr)
+		r.log.Warn("flush job logs", "err", ferr)
 	}
 	return workflows.RunJobResult{}, err
 }
@@ -339,4 +344,17 @@ func (r *jobRun) prepareDir(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("extract template: %w", err)
 	}
 	return dir, nil
+}
+
+// jobLogAttrs are the IDs a job's log lines carry.
+func jobLogAttrs(job *db.ProvisionerJob, workflowID string) []slog.Attr {
+	attrs := []slog.Attr{slog.String("job_id", job.ID.String()), slog.String("workflow_id", workflowID), slog.String("job_type", job.Type)}
+	if job.WorkspaceID.Valid {
+		attrs = append(attrs, slog.String("workspace_id", job.WorkspaceID.UUID.String()))
+	}
+	var in db.JobInput
+	if json.Unmarshal(job.Input, &in) == nil && in.TemplateVersionID.Valid {
+		attrs = append(attrs, slog.String("template_version_id", in.TemplateVersionID.UUID.String()))
+	}
+	return attrs
 }

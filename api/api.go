@@ -141,10 +141,10 @@ func (a *API) Handler() http.Handler {
 		e.Use(a.opts.Metrics.Handler())
 	}
 	e.Use(gin.CustomRecovery(func(c *gin.Context, rec any) {
-		a.log.Error("handler panicked", "panic", rec, "request_id", httpapi.RequestID(c))
+		a.log.ErrorContext(c.Request.Context(), "handler panicked", "panic", rec)
 		httpapi.RenderError(c, a.log, errors.New("panic"))
 	}))
-	e.Use(httpmw.RequestID(), func(c *gin.Context) {
+	e.Use(httpmw.RequestID(a.log), func(c *gin.Context) {
 		c.Header("X-Coder-Build-Version", a.opts.BuildVersion)
 		c.Next()
 	})

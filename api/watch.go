@@ -83,13 +83,13 @@ func (a *API) watchWorkspace(c *gin.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				a.log.Warn("watch workspace", "workspace_id", ws.ID, "err", err)
+				a.log.WarnContext(ctx, "watch workspace", "err", err)
 				continue
 			}
 			out, err := a.convertWorkspace(ctx, caller, cur)
 			if err != nil {
 				if ctx.Err() == nil {
-					a.log.Warn("watch workspace", "workspace_id", ws.ID, "err", err)
+					a.log.WarnContext(ctx, "watch workspace", "err", err)
 				}
 				continue
 			}
