@@ -77,6 +77,8 @@ type API struct {
 	jobs  *jobs.Creator
 	log   *slog.Logger
 	opts  Options
+
+	openapi openAPI
 }
 
 // New returns an API with defaults filled in.
@@ -158,6 +160,7 @@ func (a *API) Handler() http.Handler {
 	}
 	e.GET("/readyz", gin.WrapH(ready.Readyz()))
 	a.routes(e.Group("/api/v2"))
+	e.GET("/api/v2/openapi.json", a.serveOpenAPI(e))
 	return e
 }
 
