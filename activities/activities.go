@@ -17,6 +17,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/logctx"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/provisioner"
 	"github.com/berth-dev/berth/workflows"
 )
@@ -49,6 +51,8 @@ type Options struct {
 	// build writes (default 1 s): a provisioner reports every change, the
 	// latest is written at most this often.
 	CheckpointInterval time.Duration
+	// Metrics, if set, records the jobs run and the log lines written.
+	Metrics *metrics.Jobs
 }
 
 // Activities implements workflows.Activities.
@@ -129,7 +133,10 @@ func (a *Activities) RunJob(ctx context.Context, in workflows.RunJobInput) (work
 	if err != nil {
 		return workflows.RunJobResult{}, err
 	}
-	run := newJobRun(a, job)
+	attrs := jobLogAttrs(job, info.WorkflowExecution.ID)
+	ctx = logctx.With(ctx, attrs...)
+	run := newJobRun(a, job, attrs)
+	defer run.record(ctx)
 	if job.Type == db.JobTypeWorkspaceBuild {
 		if prev.WorkerID.Valid {
 			// An earlier run of this build was interrupted: resume it.

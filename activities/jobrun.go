@@ -2,8 +2,10 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/provisioner"
 	"github.com/berth-dev/berth/workflows"
 )
@@ -21,6 +24,9 @@ import (
 type jobRun struct {
 	a   *Activities
 	job *db.ProvisionerJob
+	// log carries the job's IDs (job, workflow, workspace, template
+	// version) on every line.
+	log *slog.Logger
 
 	// always holds results written with the job's completion whatever
 	// its outcome (an import's variables).
@@ -39,10 +45,36 @@ type jobRun struct {
 	// the sequence number of the last one written.
 	checkpoint    *provisioner.Checkpoint
 	checkpointSeq int64
+
+	// began is when this run started; status is how the job ended here
+	// (a metrics.Status*), empty while it has not.
+	began  time.Time
+	status string
 }
 
-func newJobRun(a *Activities, job *db.ProvisionerJob) *jobRun {
-	return &jobRun{a: a, job: job}
+func newJobRun(a *Activities, job *db.ProvisionerJob, attrs []slog.Attr) *jobRun {
+	r := &jobRun{a: a, job: job, began: time.Now(), log: slog.New(a.opts.Log.Handler().WithAttrs(attrs))}
+	a.opts.Metrics.Started(metrics.JobStart{
+		Type: job.Type, Provisioner: job.Provisioner, QueueWait: r.began.Sub(job.CreatedAt),
+	})
+	return r
+}
+
+// record reports the run to the metrics once it returned; a build that
+// ended here is counted with its workspace's and template's names.
+func (r *jobRun) record(ctx context.Context) {
+	m := r.a.opts.Metrics
+	if m == nil {
+		return
+	}
+	end := metrics.JobEnd{Type: r.job.Type, Provisioner: r.job.Provisioner, Status: r.status, Run: time.Since(r.began)}
+	if r.status != "" && r.job.Type == db.JobTypeWorkspaceBuild {
+		if f, err := r.a.opts.Store.GetJobFacts(context.WithoutCancel(ctx), r.job.ID); err == nil {
+			end.Build = &metrics.Build{Owner: f.OwnerName, Workspace: f.WorkspaceName, Template: f.TemplateName,
+				TemplateVersion: f.TemplateVersionName, Transition: f.Transition}
+		}
+	}
+	m.Ended(end)
 }
 
 // Log implements provisioner.Sink.
@@ -105,6 +137,7 @@ func (r *jobRun) flush(ctx context.Context) error {
 		r.mu.Unlock()
 		return err
 	}
+	r.a.opts.Metrics.LogLines(len(logs))
 	return nil
 }
 
@@ -125,7 +158,7 @@ func (r *jobRun) keepAlive(ctx context.Context, cancel context.CancelCauseFunc) 
 			return
 		case <-fl.C:
 			if err := r.flush(ctx); err != nil && ctx.Err() == nil {
-				r.a.opts.Log.Warn("flush job logs", "job_id", r.job.ID, "err", err)
+				r.log.Warn("flush job logs", "err", err)
 			}
 		case <-cp.C:
 			if err := r.saveCheckpoint(ctx); err != nil && ctx.Err() == nil {
@@ -140,14 +173,14 @@ func (r *jobRun) keepAlive(ctx context.Context, cancel context.CancelCauseFunc) 
 			touch, err := r.a.opts.Store.TouchJob(ctx, r.job.ID, r.a.opts.WorkerID)
 			if err != nil {
 				if ctx.Err() == nil {
-					r.a.opts.Log.Warn("touch job", "job_id", r.job.ID, "err", err)
+					r.log.Warn("touch job", "err", err)
 				}
 				continue
 			}
 			if touch == db.TouchLost {
 				// Our claim lapsed (this worker was cut off) and another
 				// worker runs the job now: stop without a word to it.
-				r.a.opts.Log.Warn("job taken over by another worker", "job_id", r.job.ID)
+				r.log.Warn("job taken over by another worker")
 				cancel(errTakenOver)
 				continue
 			}
@@ -204,7 +237,7 @@ func (r *jobRun) execute(actx context.Context, attempt int32) (workflows.RunJobR
 		// deadline): keep what was logged and let the workflow finish the
 		// job.
 		if ferr := r.flush(wctx); ferr != nil {
-			r.a.opts.Log.Warn("flush job logs", "job_id", r.job.ID, "err", ferr)
+			r.log.Warn("flush job logs", "err", ferr)
 		}
 		return workflows.RunJobResult{}, actx.Err()
 	}
@@ -218,7 +251,7 @@ func (r *jobRun) execute(actx context.Context, attempt int32) (workflows.RunJobR
 	}
 	// Infrastructure trouble: keep the logs and let Temporal retry.
 	if ferr := r.flush(wctx); ferr != nil {
-		r.a.opts.Log.Warn("flush job logs", "job_id", r.job.ID, "err", ferr)
+		r.log.Warn("flush job logs", "err", ferr)
 	}
 	return workflows.RunJobResult{}, err
 }
@@ -262,11 +295,22 @@ func (r *jobRun) complete(ctx context.Context, c db.Completion) (workflows.RunJo
 	// outage (a restart, a failover) rather than lose it; a build is never
 	// run twice, so a completion given up here fails it. CompleteJob is
 	// idempotent, so a commit whose reply was lost is no harm.
-	_, err := retryTransient(ctx, r, "complete job", func() (bool, error) {
+	done, err := retryTransient(ctx, r, "complete job", func() (bool, error) {
 		return r.a.opts.Store.CompleteJob(ctx, r.job.ID, c)
 	})
 	if err != nil {
 		return workflows.RunJobResult{}, fmt.Errorf("complete job: %w", err)
+	}
+	if done {
+		r.a.opts.Metrics.LogLines(len(c.Logs))
+		switch {
+		case c.Canceled:
+			r.status = metrics.StatusCanceled
+		case c.Error != "":
+			r.status = metrics.StatusFailed
+		default:
+			r.status = metrics.StatusSucceeded
+		}
 	}
 	return workflows.RunJobResult{Completed: true}, nil
 }
@@ -357,4 +401,17 @@ func (r *jobRun) prepareDir(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("extract template: %w", err)
 	}
 	return dir, nil
+}
+
+// jobLogAttrs are the IDs a job's log lines carry.
+func jobLogAttrs(job *db.ProvisionerJob, workflowID string) []slog.Attr {
+	attrs := []slog.Attr{slog.String("job_id", job.ID.String()), slog.String("workflow_id", workflowID), slog.String("job_type", job.Type)}
+	if job.WorkspaceID.Valid {
+		attrs = append(attrs, slog.String("workspace_id", job.WorkspaceID.UUID.String()))
+	}
+	var in db.JobInput
+	if json.Unmarshal(job.Input, &in) == nil && in.TemplateVersionID.Valid {
+		attrs = append(attrs, slog.String("template_version_id", in.TemplateVersionID.UUID.String()))
+	}
+	return attrs
 }

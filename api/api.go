@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
+	"github.com/berth-dev/berth/health"
 	"github.com/berth-dev/berth/jobs"
 	"github.com/berth-dev/berth/workflows"
 )
@@ -72,6 +73,11 @@ type Options struct {
 	// (default 4096).
 	MaxStreamsPerUser int
 	MaxStreams        int
+	// Metrics, if set, records every request (Coder's coderd_api_*).
+	Metrics *httpmw.Metrics
+	// Ready answers GET /readyz (default: always ready, for tests);
+	// GET /healthz always answers 200.
+	Ready *health.Checker
 }
 
 // API serves /api/v2.
@@ -85,6 +91,7 @@ type API struct {
 
 	streams *streamLimiter
 	watches *watchHub
+	openapi openAPI
 }
 
 // New returns an API with defaults filled in.
@@ -153,18 +160,29 @@ func (a *API) Handler() http.Handler {
 	e.HandleMethodNotAllowed = false
 	e.UseRawPath = true
 	_ = e.SetTrustedProxies(nil)
+	if a.opts.Metrics != nil {
+		// Outside recovery, so a panic counts as the 500 it becomes.
+		e.Use(a.opts.Metrics.Handler())
+	}
 	e.Use(gin.CustomRecovery(func(c *gin.Context, rec any) {
-		a.log.Error("handler panicked", "panic", rec, "request_id", httpapi.RequestID(c))
+		a.log.ErrorContext(c.Request.Context(), "handler panicked", "panic", rec)
 		httpapi.RenderError(c, a.log, errors.New("panic"))
 	}))
-	e.Use(httpmw.RequestID(), func(c *gin.Context) {
+	e.Use(httpmw.RequestID(a.log), func(c *gin.Context) {
 		c.Header("X-Coder-Build-Version", a.opts.BuildVersion)
 		c.Next()
 	})
 	e.NoRoute(func(c *gin.Context) {
 		httpapi.RenderError(c, a.log, httpapi.Errorf(http.StatusNotFound, "Route not found."))
 	})
+	e.GET("/healthz", gin.WrapH(health.Healthz()))
+	ready := a.opts.Ready
+	if ready == nil {
+		ready = health.New()
+	}
+	e.GET("/readyz", gin.WrapH(ready.Readyz()))
 	a.routes(e.Group("/api/v2"))
+	e.GET("/api/v2/openapi.json", a.serveOpenAPI(e))
 	return e
 }
 

@@ -65,6 +65,9 @@ func memo(t *testing.T, d *berthtest.Deployment, jobID uuid.UUID) map[string]any
 	var summary string
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(desc.GetExecutionConfig().GetUserMetadata().GetSummary(), &summary))
 	out["summary"] = summary
+	var details string
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(desc.GetExecutionConfig().GetUserMetadata().GetDetails(), &details))
+	out["details"] = details
 	return out
 }
 
@@ -93,6 +96,8 @@ func TestLifecycleDormancy(t *testing.T) {
 	m := memo(t, d, stop.Job.ID)
 	require.Equal(t, "dormancy", m["reason"])
 	require.Equal(t, fmt.Sprintf("stop owner/nap #2 · template sleepy (%s) · dormancy", stop.TemplateVersionName), m["summary"])
+	require.Contains(t, m["details"], "**Workspace:** owner/nap `"+nap.ID.String()+"`", "the UI's details name the workspace and its ID")
+	require.Contains(t, m["details"], "**Reason:** dormancy")
 	ws, err := c.Workspace(ctx, nap.ID)
 	require.NoError(t, err)
 	require.NotNil(t, ws.DormantAt)

@@ -85,7 +85,7 @@ func (a *API) jobLogs(c *gin.Context, jobID uuid.UUID) error {
 	conn, err := websocket.Accept(c.Writer, c.Request, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		// Accept has written the response.
-		a.log.Debug("accept log websocket", "err", err)
+		a.log.DebugContext(ctx, "accept log websocket", "err", err)
 		return nil
 	}
 	defer conn.CloseNow()
@@ -103,7 +103,7 @@ func (a *API) jobLogs(c *gin.Context, jobID uuid.UUID) error {
 	case ctx.Err() != nil:
 		_ = conn.Close(websocket.StatusGoingAway, "")
 	default:
-		a.log.Warn("follow job logs", "job_id", jobID, "err", err)
+		a.log.WarnContext(c.Request.Context(), "follow job logs", "job_id", jobID, "err", err)
 		_ = conn.Close(websocket.StatusInternalError, "internal error")
 	}
 	return nil

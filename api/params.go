@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -11,6 +12,7 @@ import (
 	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/logctx"
 )
 
 // parseUUID parses a path or body ID, answering Coder's 400 when malformed.
@@ -105,6 +107,7 @@ func (a *API) templateVersionParam(c *gin.Context) (*db.TemplateVersion, error) 
 	if err != nil {
 		return nil, notFoundAs(err)
 	}
+	logctx.Add(c.Request.Context(), slog.String("template_version_id", v.ID.String()))
 	ok, err := a.canReadOrg(c, v.OrganizationID)
 	if err != nil {
 		return nil, err
@@ -125,6 +128,7 @@ func (a *API) templateParam(c *gin.Context) (*db.Template, error) {
 	if err != nil {
 		return nil, notFoundAs(err)
 	}
+	logctx.Add(c.Request.Context(), slog.String("template_id", t.ID.String()))
 	ok, err := a.canReadOrg(c, t.OrganizationID)
 	if err != nil {
 		return nil, err

@@ -126,7 +126,7 @@ func (a *API) cancelJob(c *gin.Context, jobID uuid.UUID, end string) error {
 	}
 	if err := a.disp.Cancel(ctx, canceled); err != nil {
 		// The cancel is durable in the row; the reconciler re-sends it.
-		a.log.Warn("cancel job workflow", "job_id", jobID, "err", err)
+		a.log.WarnContext(ctx, "cancel job workflow", "job_id", jobID, "err", err)
 	}
 	if end == "." {
 		return httpapi.WriteMessage(c, http.StatusOK, "Job has been marked as canceled.")

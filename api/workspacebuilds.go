@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/jobs"
+	"github.com/berth-dev/berth/logctx"
 )
 
 // canReadWorkspace: the owner of the workspace and site owners.
@@ -33,6 +35,7 @@ func (a *API) workspaceParam(c *gin.Context, allowDeleted bool) (*db.Workspace, 
 	if err != nil {
 		return nil, notFoundAs(err)
 	}
+	logctx.Add(c.Request.Context(), slog.String("workspace_id", ws.ID.String()))
 	if !canReadWorkspace(c, ws) {
 		return nil, httpapi.NotFound()
 	}
@@ -182,6 +185,7 @@ func (a *API) workspaceBuildParam(c *gin.Context) (*db.WorkspaceBuild, *db.Works
 	if err != nil {
 		return nil, nil, err
 	}
+	logctx.Add(ctx, slog.String("workspace_id", ws.ID.String()), slog.String("job_id", b.JobID.String()))
 	if !canReadWorkspace(c, ws) {
 		return nil, nil, httpapi.NotFound()
 	}
@@ -270,7 +274,7 @@ func (a *API) cancelWorkspaceBuild(c *gin.Context) error {
 		}
 		if err == nil {
 			if err := a.disp.Cancel(ctx, canceled); err != nil {
-				a.log.Warn("cancel job workflow", "job_id", job.ID, "err", err)
+				a.log.WarnContext(ctx, "cancel job workflow", "job_id", job.ID, "err", err)
 			}
 			return httpapi.WriteMessage(c, http.StatusOK, "Job has been marked as canceled...")
 		}

@@ -71,6 +71,10 @@ func (in *intake) listen(ctx context.Context) error {
 		return err
 	}
 	defer ln.Close()
+	if in.opts.Listening != nil {
+		in.opts.Listening.Store(true)
+		defer in.opts.Listening.Store(false)
+	}
 	for {
 		// What was queued while not listening, or while full.
 		in.scan(ctx)

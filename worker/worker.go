@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/berth-dev/berth/activities"
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/provisioner"
 	"github.com/berth-dev/berth/workflows"
 )
@@ -56,6 +58,11 @@ type Options struct {
 	BuildResumptions int
 	// Ready, if set, is called once the worker polls all its queues.
 	Ready func(daemonID uuid.UUID)
+	// Listening, if set, is true while the worker's queued-job listener
+	// (LISTEN) is connected: readiness reads it.
+	Listening *atomic.Bool
+	// Metrics, if set, records the jobs the worker runs.
+	Metrics *metrics.Jobs
 }
 
 // DaemonRefreshInterval is how often a worker refreshes last_seen_at.
@@ -96,7 +103,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	acts, err := activities.New(activities.Options{
 		Store: opts.Store, Provisioners: opts.Provisioners, WorkerID: opts.ID, WorkDir: opts.WorkDir, Log: opts.Log,
-		AccessURL: opts.AccessURL, BuildResumptions: opts.BuildResumptions,
+		AccessURL: opts.AccessURL, BuildResumptions: opts.BuildResumptions, Metrics: opts.Metrics,
 	})
 	if err != nil {
 		return err
@@ -133,6 +140,8 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("start temporal worker: %w", err)
 	}
 	defer prov.Stop()
+	opts.Metrics.DaemonRunning(true)
+	defer opts.Metrics.DaemonRunning(false)
 	opts.Log.Info("worker started", "daemon_id", opts.ID, "name", opts.Name, "organization", org.Name,
 		"task_queue", queue, "tags", tags, "provisioners", provs)
 	if opts.Ready != nil {

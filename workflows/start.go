@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/google/uuid"
@@ -49,6 +50,7 @@ func (f JobFacts) StartOptions(eager bool) client.StartWorkflowOptions {
 		TypedSearchAttributes: f.attrs().SearchAttributes(),
 		Memo:                  f.Memo(),
 		StaticSummary:         f.Summary(),
+		StaticDetails:         f.Details(),
 		EnableEagerStart:      eager,
 	}
 }
@@ -87,6 +89,61 @@ func (f JobFacts) Memo() map[string]any {
 		m["build_number"] = f.BuildNumber
 	}
 	return m
+}
+
+// Details is the Markdown the Temporal UI shows under the summary: who
+// asked for the job, what it works on, and the IDs to search by (the search
+// attributes' names), one fact a line. Unknown facts are left out.
+func (f JobFacts) Details() string {
+	var b strings.Builder
+	line := func(label, value string) {
+		if value != "" {
+			fmt.Fprintf(&b, "**%s:** %s  \n", label, value)
+		}
+	}
+	id := func(u uuid.NullUUID) string {
+		if !u.Valid {
+			return ""
+		}
+		return "`" + u.UUID.String() + "`"
+	}
+	line("Job", "`"+f.JobID.String()+"` ("+f.JobType+")")
+	line("Organization", f.OrganizationName)
+	line("Initiator", f.InitiatorName)
+	if f.WorkspaceName != "" {
+		ws := f.WorkspaceName
+		if f.OwnerName != "" {
+			ws = f.OwnerName + "/" + ws
+		}
+		if f.WorkspaceID.Valid {
+			ws += " " + id(f.WorkspaceID)
+		}
+		line("Workspace", ws)
+	}
+	if f.BuildNumber > 0 {
+		line("Build", fmt.Sprintf("#%d %s", f.BuildNumber, f.Transition))
+	}
+	line("Reason", f.Reason)
+	if f.TemplateName != "" {
+		line("Template", strings.TrimSpace(f.TemplateName+" "+id(f.TemplateID)))
+	}
+	if f.TemplateVersionName != "" {
+		line("Version", strings.TrimSpace(f.TemplateVersionName+" "+id(f.TemplateVersionID)))
+	}
+	if len(f.Tags) > 0 {
+		keys := make([]string, 0, len(f.Tags))
+		for k := range f.Tags {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		pairs := make([]string, len(keys))
+		for i, k := range keys {
+			pairs[i] = k + "=" + f.Tags[k]
+		}
+		line("Provisioner tags", "`"+strings.Join(pairs, " ")+"`")
+	}
+	line("Task queue", "`"+f.TaskQueue+"`")
+	return strings.TrimSuffix(b.String(), "  \n")
 }
 
 // Summary is the one line the Temporal UI shows for the job, e.g.

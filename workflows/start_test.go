@@ -55,6 +55,7 @@ func TestJobFactsStartOptions(t *testing.T) {
 	require.True(t, opts.EnableEagerStart)
 	require.False(t, f.StartOptions(false).EnableEagerStart)
 	require.Equal(t, f.Summary(), opts.StaticSummary)
+	require.Equal(t, f.Details(), opts.StaticDetails)
 	require.Equal(t, map[string]any{
 		"organization": "coder", "initiator": "admin", "template": "docker", "template_version": "v2",
 		"workspace": "dev1", "owner": "admin", "transition": "start", "reason": "initiator", "build_number": 3,
@@ -72,4 +73,30 @@ func TestJobFactsStartOptions(t *testing.T) {
 	_, ok := sa.GetKeyword(workflows.AttrTemplateVersionID)
 	require.False(t, ok, "a fact the job lacks is left out")
 	require.Equal(t, workflows.JobInput{JobID: f.JobID, Type: f.JobType}, f.Input())
+}
+
+func TestJobFactsDetails(t *testing.T) {
+	t.Parallel()
+	job, ws, tpl := uuid.New(), uuid.New(), uuid.New()
+	build := workflows.JobFacts{
+		JobID: job, JobType: workflows.JobTypeBuild, TaskQueue: "berth-prov-x", Tags: map[string]string{"scope": "organization", "owner": ""},
+		OrganizationName: "coder", InitiatorName: "admin", TemplateID: uuid.NullUUID{UUID: tpl, Valid: true},
+		TemplateName: "docker", TemplateVersionName: "v2", WorkspaceID: uuid.NullUUID{UUID: ws, Valid: true},
+		WorkspaceName: "dev1", OwnerName: "alice", BuildNumber: 3, Transition: "start", Reason: "autostart",
+	}
+	require.Equal(t, "**Job:** `"+job.String()+"` (workspace_build)  \n"+
+		"**Organization:** coder  \n"+
+		"**Initiator:** admin  \n"+
+		"**Workspace:** alice/dev1 `"+ws.String()+"`  \n"+
+		"**Build:** #3 start  \n"+
+		"**Reason:** autostart  \n"+
+		"**Template:** docker `"+tpl.String()+"`  \n"+
+		"**Version:** v2  \n"+
+		"**Provisioner tags:** `owner= scope=organization`  \n"+
+		"**Task queue:** `berth-prov-x`", build.Details())
+
+	imp := workflows.JobFacts{JobID: job, JobType: workflows.JobTypeImport, TaskQueue: "q", TemplateVersionName: "eager_turing4"}
+	require.Equal(t, "**Job:** `"+job.String()+"` (template_version_import)  \n"+
+		"**Version:** eager_turing4  \n"+
+		"**Task queue:** `q`", imp.Details(), "facts a job lacks are left out")
 }

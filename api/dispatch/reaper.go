@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/workflows"
 )
 
@@ -37,6 +38,8 @@ type Reaper struct {
 	// Interval is how often Run reaps; Batch caps jobs per pass.
 	Interval time.Duration
 	Batch    int
+	// Metrics, if set, counts the jobs reaped.
+	Metrics *metrics.Control
 }
 
 // NewReaper returns a Reaper with Coder's defaults, 30 min pending and 5 min
@@ -63,25 +66,29 @@ func (r *Reaper) Run(ctx context.Context) error {
 func (r *Reaper) RunOnce(ctx context.Context) ([]uuid.UUID, error) {
 	now := r.clock.Now().UTC()
 	var reaped []*db.ProvisionerJob
+	var actions []string
 	err := r.store.InTx(ctx, func(tx *db.Store) error {
+		reaped, actions = reaped[:0], actions[:0]
 		lost, err := tx.LostJobs(ctx, now.Add(-r.LostAfter), r.Batch, r.BuildResumptions)
 		if err != nil {
 			return err
 		}
 		for _, j := range lost {
-			if err := r.endLost(ctx, tx, j); err != nil {
+			action, err := r.endLost(ctx, tx, j)
+			if err != nil {
 				return err
 			}
 			reaped = append(reaped, j)
+			actions = append(actions, action)
 		}
 		jobs, err := tx.ReapCandidates(ctx, now.Add(-r.PendingAfter), now.Add(-r.HungAfter), r.Batch)
 		if err != nil {
 			return err
 		}
 		for _, j := range jobs {
-			kind, after := "hung", r.HungAfter
+			kind, after, action := "hung", r.HungAfter, metrics.ReapHung
 			if j.StartedAt == nil {
-				kind, after = "pending", r.PendingAfter
+				kind, after, action = "pending", r.PendingAfter, metrics.ReapPending
 			}
 			minutes := int(after.Minutes())
 			stage, err := tx.GetLastLogStage(ctx, j.ID)
@@ -104,11 +111,15 @@ func (r *Reaper) RunOnce(ctx context.Context) ([]uuid.UUID, error) {
 				return err
 			}
 			reaped = append(reaped, j)
+			actions = append(actions, action)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, a := range actions {
+		r.Metrics.Reaped(a)
 	}
 	ids := make([]uuid.UUID, 0, len(reaped))
 	for _, j := range reaped {
@@ -128,19 +139,21 @@ func (r *Reaper) RunOnce(ctx context.Context) ([]uuid.UUID, error) {
 // endLost ends a job whose worker was lost: a canceled one as canceled, a
 // build that used up its resumptions as failed. A build keeps the state
 // its last checkpoint recorded, so a later delete destroys what it created.
-func (r *Reaper) endLost(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
+func (r *Reaper) endLost(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) (action string, err error) {
 	stage, err := tx.GetLastLogStage(ctx, j.ID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if stage == "" {
 		stage = "Unknown"
 	}
 	line := db.ProvisionerJobLog{CreatedAt: db.Now(), Source: db.LogSourceDaemon, Stage: stage}
 	var c db.Completion
+	action = metrics.ReapWorkerLost
 	if j.CanceledAt != nil {
 		line.Level, line.Output = "info", "Job canceled."
 		c.Canceled = true
+		action = metrics.ReapCanceledLost
 	} else {
 		c.Error = fmt.Sprintf("provisioner worker lost: no heartbeat for %s", r.LostAfter)
 		if j.Type == db.JobTypeWorkspaceBuild && j.Attempts > 1 {
@@ -153,5 +166,5 @@ func (r *Reaper) endLost(ctx context.Context, tx *db.Store, j *db.ProvisionerJob
 		return tx.SettleCheckpoint(ctx, j.ID)
 	}
 	_, err = tx.CompleteJob(ctx, j.ID, c)
-	return err
+	return action, err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/metrics"
 )
 
 // Reconciler repairs what a crash or an absent worker can leave behind:
@@ -24,6 +25,8 @@ type Reconciler struct {
 	Grace time.Duration
 	// Interval is how often Run calls RunOnce.
 	Interval time.Duration
+	// Metrics, if set, counts what the reconciler does.
+	Metrics *metrics.Control
 }
 
 // NewReconciler returns a Reconciler with a 5 s grace and interval.
@@ -57,6 +60,7 @@ func (r *Reconciler) RunOnce(ctx context.Context) error {
 		if err := r.store.MarkWorkflowStarted(ctx, j.ID); err != nil {
 			return err
 		}
+		r.Metrics.Reconciled(metrics.ReconcileStart)
 		r.log.Info("started the workflow of a job no worker dispatched", "job_id", j.ID, "task_queue", j.TaskQueue)
 	}
 	canceling, err := r.store.CancelingJobs(ctx, cutoff, 100)
@@ -66,7 +70,9 @@ func (r *Reconciler) RunOnce(ctx context.Context) error {
 	for _, j := range canceling {
 		if err := r.d.Cancel(ctx, j); err != nil {
 			r.log.Warn("re-send job cancel", "job_id", j.ID, "err", err)
+			continue
 		}
+		r.Metrics.Reconciled(metrics.ReconcileCancel)
 	}
 	return nil
 }

@@ -86,8 +86,9 @@ func RenderError(c *gin.Context, log *slog.Logger, err error) {
 		return
 	}
 	reqID := RequestID(c)
-	log.ErrorContext(c.Request.Context(), "request failed", "err", err, "request_id", reqID,
-		"method", c.Request.Method, "route", c.FullPath())
+	// The request's context carries request_id and what the request
+	// works on (logctx).
+	log.ErrorContext(c.Request.Context(), "request failed", "err", err, "method", c.Request.Method, "route", c.FullPath())
 	writeError(c, http.StatusInternalServerError, sdk.Response{
 		Message: "Internal error processing the request.",
 		Detail:  "request_id: " + reqID,

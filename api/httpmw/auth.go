@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/logctx"
 )
 
 // SessionTokenCookie, SessionTokenQuery and SessionTokenHeader are where
@@ -186,15 +187,25 @@ func authenticate(c *gin.Context, store *db.Store) error {
 		orgs = map[uuid.UUID][]string{}
 	}
 	c.Set(actorKey, &Actor{User: &user, KeyID: kw.Key.ID, Orgs: orgs})
+	logctx.Add(c.Request.Context(), slog.String("user_id", user.ID.String()))
 	return nil
 }
 
-// RequestID gives every request an ID for logs and 500 details.
-func RequestID() gin.HandlerFunc {
+// RequestID gives every request an ID for logs and 500 details, carries
+// it in the request's context for every line logged with it
+// (logctx.Handler), and writes one access log line when the request ends.
+func RequestID(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		start := time.Now()
 		id := uuid.NewString()
 		httpapi.SetRequestID(c, id)
 		c.Header("X-Request-Id", id)
+		ctx := logctx.With(c.Request.Context(), slog.String("request_id", id))
+		c.Request = c.Request.WithContext(ctx)
 		c.Next()
+		log.LogAttrs(ctx, slog.LevelInfo, "http request",
+			slog.String("method", c.Request.Method), slog.String("route", c.FullPath()),
+			slog.String("path", c.Request.URL.Path), slog.Int("status", c.Writer.Status()),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 	}
 }

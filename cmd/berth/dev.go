@@ -39,6 +39,7 @@ type devCmd struct {
 	PostgresURL    string `help:"Postgres URL (default: local server on 127.0.0.1:5432, else a throw-away cluster under --dir)." env:"BERTH_POSTGRES_URL,DATABASE_URL"`
 	Address        string `help:"API address." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
 	UIPort         int    `help:"Temporal Web UI port." default:"8233"`
+	PrometheusPort int    `help:"Port of the server's Prometheus metrics (/metrics, /healthz, /readyz on 127.0.0.1); workers use the ports after it (0 turns metrics off)." default:"2112" env:"BERTH_DEV_PROMETHEUS_PORT"`
 	Workers        int    `help:"Worker processes to start." default:"1"`
 }
 
@@ -58,6 +59,9 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 	// Fail before starting anything when a port is taken, typically by
 	// what an earlier berth dev left running.
 	ports := map[string]string{d.Address: "the API (--address)"}
+	for i, addr := range d.metricsAddresses() {
+		ports[addr] = fmt.Sprintf("the metrics of process %d (--prometheus-port)", i+1)
+	}
 	if temporalAddr == "" {
 		temporalAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(devTemporalPort))
 		ports[temporalAddr] = "Temporal (set TEMPORAL_ADDRESS to use a Temporal already running there)"
@@ -108,12 +112,20 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 	}
 	env := append(os.Environ(), "BERTH_POSTGRES_URL="+pgURL, "TEMPORAL_ADDRESS="+temporalAddr, "BERTH_LOG_FORMAT=text",
 		"BERTH_DANGEROUS_DISABLE_RATE_LIMITS=true")
-	if _, err := kids.start("berth server", env, nil, self, "server", "--address", d.Address); err != nil {
+	metricsAddrs := d.metricsAddresses()
+	promFlag := func(i int) []string {
+		if len(metricsAddrs) == 0 {
+			return nil
+		}
+		return []string{"--prometheus-address", metricsAddrs[i]}
+	}
+	if _, err := kids.start("berth server", env, nil, self, append([]string{"server", "--address", d.Address}, promFlag(0)...)...); err != nil {
 		return err
 	}
 	for i := range d.Workers {
 		name := fmt.Sprintf("dev-worker-%d", i+1)
-		if _, err := kids.start("berth worker "+name, env, nil, self, "worker", "--name", name, "--access-url", "http://"+d.Address); err != nil {
+		args := append([]string{"worker", "--name", name, "--access-url", "http://" + d.Address}, promFlag(i+1)...)
+		if _, err := kids.start("berth worker "+name, env, nil, self, args...); err != nil {
 			return err
 		}
 	}
@@ -135,13 +147,13 @@ berth is running.
   Temporal UI:  %[2]s
   Postgres:     %[3]s
   Provisioners: %[4]s
-Log in:
+%[7]sLog in:
   first time:   coder login %[1]s   (creates the owner), or
                 curl -X POST %[1]s/api/v2/users/first -d '{"email":"admin@example.com","username":"admin","password":"<a strong password>"}'
   then:         curl -X POST %[1]s/api/v2/users/login -d '{"email":"admin@example.com","password":"..."}'
                 and send the session_token as the Coder-Session-Token header.
 Press Ctrl-C to stop everything.
-`, api, uiURL, redactURL(pgURL), provisionersSummary(), temporal, temporalAddr)
+`, api, uiURL, redactURL(pgURL), provisionersSummary(), temporal, temporalAddr, d.metricsSummary(api))
 	log.Info("dev deployment up")
 	select {
 	case <-ctx.Done():
@@ -449,4 +461,32 @@ func redactURL(s string) string {
 		return s
 	}
 	return strings.Replace(u.Redacted(), "xxxxx", "***", 1)
+}
+
+// metricsAddresses are the Prometheus addresses of the server, then of
+// each worker: consecutive ports from --prometheus-port (none when 0).
+func (d *devCmd) metricsAddresses() []string {
+	if d.PrometheusPort <= 0 {
+		return nil
+	}
+	addrs := make([]string, 0, d.Workers+1)
+	for i := range d.Workers + 1 {
+		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(d.PrometheusPort+i)))
+	}
+	return addrs
+}
+
+// metricsSummary lists each process's metrics URL and the readiness URLs.
+func (d *devCmd) metricsSummary(api string) string {
+	addrs := d.metricsAddresses()
+	if len(addrs) == 0 {
+		return "  Metrics:      off (--prometheus-port 0)\n"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "  Metrics:      http://%s/metrics  (berth server)\n", addrs[0])
+	for i, a := range addrs[1:] {
+		fmt.Fprintf(&b, "                http://%s/metrics  (berth worker dev-worker-%d)\n", a, i+1)
+	}
+	fmt.Fprintf(&b, "  Health:       %[1]s/healthz, %[1]s/readyz (workers: /readyz beside their /metrics)\n", api)
+	return b.String()
 }

@@ -44,12 +44,15 @@ type temporalFlags struct {
 	QueuePrefix string `help:"Prefix of berth's Temporal task queues." default:"berth" env:"BERTH_QUEUE_PREFIX"`
 }
 
-func (f temporalFlags) dial(ctx context.Context, log *slog.Logger) (client.Client, error) {
+func (f temporalFlags) dial(ctx context.Context, log *slog.Logger, o *observability) (client.Client, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return nil, fmt.Errorf("load temporal client options: %w", err)
 	}
 	opts.Logger = tlog.NewStructuredLogger(log.With("component", "temporal"))
+	if o != nil {
+		opts.MetricsHandler = o.temporal
+	}
 	var c client.Client
 	deadline := time.Now().Add(30 * time.Second)
 	for {

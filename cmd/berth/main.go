@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/berth-dev/berth/logctx"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -74,9 +76,9 @@ func newLogger(format, level string) *slog.Logger {
 	_ = lvl.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: lvl}
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+		return slog.New(logctx.Handler(slog.NewTextHandler(os.Stderr, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	return slog.New(logctx.Handler(slog.NewJSONHandler(os.Stderr, opts)))
 }
 
 type versionCmd struct{}

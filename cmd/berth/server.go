@@ -18,10 +18,12 @@ import (
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/dispatch"
 	"github.com/berth-dev/berth/api/httpapi"
+	"github.com/berth-dev/berth/api/httpmw"
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/db/pubsub"
 	"github.com/berth-dev/berth/jobs"
 	"github.com/berth-dev/berth/lifecycle"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/schedule"
 	"github.com/berth-dev/berth/worker"
 	"github.com/berth-dev/berth/workflows"
@@ -52,6 +54,7 @@ type serverCmd struct {
 	MaxStreams                 int           `help:"Workspace watches and log follows this server holds open in all." default:"4096" env:"BERTH_MAX_STREAMS"`
 	FileRetention              time.Duration `help:"Delete uploads no template version uses after this long (0 keeps them)." default:"24h" env:"BERTH_UNREFERENCED_FILE_RETENTION" name:"unreferenced-file-retention"`
 	pprofFlags
+	prometheusFlags
 }
 
 func (s *serverCmd) Run(ctx context.Context, g *globals) error {
@@ -64,7 +67,11 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	if err := db.Migrate(ctx, bdb); err != nil {
 		return err
 	}
-	tc, err := s.dial(ctx, log)
+	obs, err := newObservability()
+	if err != nil {
+		return err
+	}
+	tc, err := s.dial(ctx, log, obs)
 	if err != nil {
 		return err
 	}
@@ -88,6 +95,12 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	reaper := dispatch.NewReaper(disp, store, quartz.NewReal(), log)
 	reaper.PendingAfter, reaper.HungAfter, reaper.LostAfter = s.ReapPendingAfter, s.ReapHungAfter, s.ReapLostAfter
 	reaper.BuildResumptions = max(s.BuildResumptions, 0)
+	control := metrics.NewControl(obs.reg)
+	rec.Metrics, reaper.Metrics = control, control
+	metrics.Listener(obs.reg, ps.Reconnects, ps.Listening)
+	metrics.DBStats(obs.reg, bdb.DB)
+	metrics.NewDeployment(obs.reg, deploymentSnapshot(store), log)
+	ready := readiness(bdb, tc, ps.Listening)
 	// The server finishes ProvisionerJobV1 jobs itself (FinishJob is
 	// database-only), so they can end even with no provisioner worker alive.
 	serverID := uuid.New()
@@ -136,6 +149,7 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 		AutobuildPollInterval: s.AutobuildInterval, DefaultQuietHoursSchedule: s.DefaultQuietHours,
 		RateLimitAPI: s.APIRateLimit, RateLimitLogin: s.LoginRateLimit, RateLimitFiles: s.FilesRateLimit,
 		MaxStreamsPerUser: s.MaxStreamsPerUser, MaxStreams: s.MaxStreams,
+		Metrics: httpmw.NewMetrics(obs.reg), Ready: ready,
 	})
 	if err != nil {
 		return err
@@ -156,6 +170,7 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	})
 	grp.Go(func() error { return ps.Run(gctx) })
 	grp.Go(func() error { return s.servePprof(gctx, log) })
+	grp.Go(func() error { return s.prometheusFlags.serve(gctx, log, obs, ready) })
 	grp.Go(func() error { return rec.Run(gctx) })
 	grp.Go(func() error { return reaper.Run(gctx) })
 	if s.FileRetention > 0 {

@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/provisioner"
 	"github.com/berth-dev/berth/provisioner/echo"
 	"github.com/berth-dev/berth/provisioner/terraform"
@@ -35,6 +37,7 @@ type workerCmd struct {
 	BuildResumptions  int               `help:"How often a build whose worker was lost resumes on another worker from its last checkpoint before it fails (0: never). Give servers the same value." default:"2" env:"BERTH_BUILD_RESUMPTIONS"`
 	terraformFlags
 	pprofFlags
+	prometheusFlags
 }
 
 type terraformFlags struct {
@@ -119,12 +122,20 @@ func (w *workerCmd) Run(ctx context.Context, g *globals) error {
 		return err
 	}
 	defer bdb.Close()
-	tc, err := w.dial(ctx, log)
+	obs, err := newObservability()
+	if err != nil {
+		return err
+	}
+	tc, err := w.dial(ctx, log, obs)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
 	protectSecrets(log, w.TerraformUser != "")
+	metrics.DBStats(obs.reg, bdb.DB)
+	jobMetrics := metrics.NewJobs(obs.reg)
+	var listening atomic.Bool
+	ready := readiness(bdb, tc, listening.Load)
 	provs := map[string]provisioner.Provisioner{}
 	for _, p := range w.Provisioner {
 		switch p {
@@ -146,12 +157,14 @@ func (w *workerCmd) Run(ctx context.Context, g *globals) error {
 	}
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return w.servePprof(gctx, log) })
+	grp.Go(func() error { return w.prometheusFlags.serve(gctx, log, obs, ready) })
 	grp.Go(func() error {
 		return worker.Run(gctx, worker.Options{
 			Temporal: tc, Store: db.NewStore(bdb), Queues: workflows.Queues{Prefix: w.QueuePrefix},
 			Organization: w.Organization, Tags: w.Tag, Provisioners: provs, Name: w.Name, Version: version,
 			Log: log, WorkDir: w.WorkDir, MaxConcurrentJobs: w.MaxConcurrentJobs, AccessURL: w.AccessURL,
 			BuildResumptions: resumptions(w.BuildResumptions),
+			Metrics:          jobMetrics, Listening: &listening,
 		})
 	})
 	return grp.Wait()

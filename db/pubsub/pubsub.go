@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -62,7 +63,16 @@ type PubSub struct {
 
 	mu   sync.Mutex
 	subs map[uuid.UUID]map[*Subscription]struct{}
+
+	listening  atomic.Bool
+	reconnects atomic.Uint64
 }
+
+// Listening reports whether the listener is connected and LISTENing now.
+func (p *PubSub) Listening() bool { return p.listening.Load() }
+
+// Reconnects counts the times the listener lost its connection.
+func (p *PubSub) Reconnects() uint64 { return p.reconnects.Load() }
 
 // New returns a PubSub; call Run to start listening.
 func New(bdb *bun.DB, log *slog.Logger) *PubSub {
@@ -120,7 +130,10 @@ func (p *PubSub) wakeAll() {
 // Run listens until ctx ends, reconnecting as needed.
 func (p *PubSub) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
-		if err := p.listen(ctx); err != nil && ctx.Err() == nil {
+		err := p.listen(ctx)
+		p.listening.Store(false)
+		if err != nil && ctx.Err() == nil {
+			p.reconnects.Add(1)
 			p.log.Warn("job event listener lost its connection", "err", err)
 			p.wakeAll()
 			select {
@@ -165,6 +178,8 @@ func (p *PubSub) listen(ctx context.Context) error {
 			continue
 		}
 		lastHeard = time.Now()
+		// Anything heard proves LISTEN took effect.
+		p.listening.Store(true)
 		if payload == pingPayload {
 			if !listening {
 				listening = true

@@ -31,11 +31,14 @@ type layer struct {
 
 var layers = []layer{
 	{"workflows/...", []string{"workflows/..."}, "rule 1: workflows reach activities through workflows.Activities, never by import"},
-	{"activities/...", []string{"workflows/...", "db/...", "provisioner"}, "rule 2: activities → workflows, db, provisioner"},
-	{"worker/...", []string{"workflows/...", "activities/...", "db", "provisioner"},
+	{"activities/...", []string{"workflows/...", "db/...", "provisioner", "metrics", "logctx"}, "rule 2: activities → workflows, db, provisioner (and the metrics leaf)"},
+	{"worker/...", []string{"workflows/...", "activities/...", "db", "provisioner", "metrics"},
 		"rule 2: worker → workflows, activities (db and provisioner only for the types worker.Options takes)"},
-	{"api/...", []string{"api/...", "db/...", "workflows/...", "provisioner", "jobs", "lifecycle", "schedule"},
-		"rule 2: api/... → api/*, db, workflows, the domain (jobs, lifecycle, schedule) and the provisioner leaf for archive checks; never worker or activities"},
+	{"api/...", []string{"api/...", "db/...", "workflows/...", "provisioner", "jobs", "lifecycle", "schedule", "metrics", "health", "logctx"},
+		"rule 2: api/... → api/*, db, workflows, the domain (jobs, lifecycle, schedule), the provisioner leaf for archive checks and the metrics and health leaves; never worker or activities"},
+	{"metrics", nil, "observability: metrics is a leaf (Prometheus metric definitions; callers pass plain values)"},
+	{"logctx", nil, "observability: logctx is a leaf (log attributes carried in a context)"},
+	{"health", nil, "observability: health is a leaf (readiness checks are functions the caller wires)"},
 	{"schedule", nil, "domain: schedule is a leaf (pure time rules: cron, deadlines, bumps)"},
 	{"jobs", []string{"db", "workflows", "schedule"}, "domain: jobs creates jobs on db, names their workflows (workflows) and dates builds (schedule)"},
 	{"lifecycle", []string{"db", "jobs", "schedule"}, "domain: the lifecycle executor decides with schedule and builds through jobs"},
@@ -45,7 +48,7 @@ var layers = []layer{
 	{"db/...", []string{"db"}, "rule 2: db subpackages (pubsub, migrations) build on db only"},
 	{"provisioner", nil, "rule 2: provisioner is a leaf"},
 	{"provisioner/...", []string{"provisioner"}, "rule 2: provisioners (echo, terraform) implement the provisioner interface only"},
-	{"cmd/...", []string{"api/...", "activities/...", "db/...", "provisioner/...", "worker/...", "workflows/...", "jobs", "lifecycle", "schedule"},
+	{"cmd/...", []string{"api/...", "activities/...", "db/...", "provisioner/...", "worker/...", "workflows/...", "jobs", "lifecycle", "schedule", "metrics", "health", "logctx"},
 		"rule 3: cmd wires everything, but never links the test helpers in internal/"},
 	{"internal/...", []string{"..."}, "rule 3: the test helpers (testinfra, berthtest, e2e) wire everything"},
 }

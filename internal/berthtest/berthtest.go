@@ -33,6 +33,7 @@ import (
 	"github.com/berth-dev/berth/internal/testinfra"
 	"github.com/berth-dev/berth/jobs"
 	"github.com/berth-dev/berth/lifecycle"
+	"github.com/berth-dev/berth/logctx"
 	"github.com/berth-dev/berth/provisioner"
 	"github.com/berth-dev/berth/provisioner/echo"
 	"github.com/berth-dev/berth/worker"
@@ -81,7 +82,7 @@ type Deployment struct {
 
 // Logger writes a test's logs to its output.
 func Logger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(logctx.Handler(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})))
 }
 
 // New starts a deployment that lives until the test ends.

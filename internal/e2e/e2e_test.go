@@ -118,9 +118,10 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startServer starts `berth server` and returns a client once it answers.
-func (e *env) startServer() *sdk.Client {
-	_, c := e.startServerAt(freeAddr(e.t))
+// startServer starts `berth server` (with extra flags) and returns a
+// client once it answers.
+func (e *env) startServer(flags ...string) *sdk.Client {
+	_, c := e.startServerAt(freeAddr(e.t), flags...)
 	return c
 }
 
