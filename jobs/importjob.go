@@ -76,10 +76,11 @@ func (c *Creator) Import(ctx context.Context, r ImportRequest) (*Import, error) 
 		Input: input, Tags: db.NormalizeTags(r.Tags, uuid.NullUUID{UUID: r.Initiator.ID, Valid: true}), FileID: file.ID,
 	}
 	fallback := c.opts.Queues.Provisioner(org.ID, []string{r.Provisioner}, job.Tags)
-	if job.TaskQueue, err = pickQueue(ctx, c.store, job, fallback); err != nil {
+	var matched bool
+	if job.TaskQueue, matched, err = pickQueue(ctx, c.store, job, fallback); err != nil {
 		return nil, err
 	}
-	if job.TaskQueue == fallback {
+	if !matched {
 		c.opts.Log.Warn("no provisioner daemon matches the job's tags; it stays pending until one starts",
 			"organization_id", org.ID, "provisioner", r.Provisioner, "tags", job.Tags)
 	}
@@ -195,6 +196,6 @@ func (c *Creator) scopeTags(ctx context.Context, st *db.Store, job, imp *db.Prov
 		fallback = c.opts.Queues.Provisioner(job.OrganizationID, []string{job.Provisioner}, job.Tags)
 	}
 	var err error
-	job.TaskQueue, err = pickQueue(ctx, st, job, fallback)
+	job.TaskQueue, _, err = pickQueue(ctx, st, job, fallback)
 	return err
 }

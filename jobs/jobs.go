@@ -83,11 +83,11 @@ func (c *Creator) QuietHours(u *db.User) *schedule.Schedule {
 }
 
 // pickQueue returns the task queue of a registered daemon that can run a
-// job, or fallback when none matches yet.
-func pickQueue(ctx context.Context, st *db.Store, j *db.ProvisionerJob, fallback string) (string, error) {
-	queue, err := st.PickTaskQueue(ctx, j.OrganizationID, j.Provisioner, j.Tags)
+// job (matched), or fallback when none matches yet.
+func pickQueue(ctx context.Context, st *db.Store, j *db.ProvisionerJob, fallback string) (queue string, matched bool, err error) {
+	queue, err = st.PickTaskQueue(ctx, j.OrganizationID, j.Provisioner, j.Tags)
 	if err != nil || queue != "" {
-		return queue, err
+		return queue, queue != "", err
 	}
-	return fallback, nil
+	return fallback, false, nil
 }
