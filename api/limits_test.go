@@ -15,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/internal/berthtest"
+	"github.com/berth-dev/berth/provisioner/echo"
 )
 
 // countingReader serves a login body whose password is n bytes of 'a' and
@@ -84,8 +85,9 @@ func TestHugeLoginBodyIsRefusedUnread(t *testing.T) {
 }
 
 // TestStreamsOutliveWriteTimeout runs a server whose read and write
-// timeouts are one second and checks that a log follow and a workspace watch
-// still deliver after that: long-lived streams lift their deadlines.
+// timeouts are one second and checks that a slow upload, a log follow and a
+// workspace watch still complete or deliver after that: uploads and
+// long-lived streams lift their deadlines.
 func TestStreamsOutliveWriteTimeout(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -98,6 +100,19 @@ func TestStreamsOutliveWriteTimeout(t *testing.T) {
 	owner := d.CreateFirstUser(ctx)
 	streams := sdk.New(short.URL)
 	streams.SetSessionToken(owner.Client.SessionToken())
+	// An upload may take longer than the read and write timeouts.
+	tarball, err := echo.TarJSON(`{"version": 1}`)
+	require.NoError(t, err)
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = pw.Write(tarball[:512])
+		time.Sleep(2500 * time.Millisecond)
+		_, _ = pw.Write(tarball[512:])
+		_ = pw.Close()
+	}()
+	_, err = streams.Upload(ctx, sdk.ContentTypeTar, pr)
+	require.NoError(t, err, "a slow upload")
+
 	v := createVersion(ctx, t, owner, `{"version": 1,
 	  "steps": {"parse": {"logs": [{"output": "early"}, {"output": "late", "delay_ms": 2500}]}}}`)
 	logs, closer, err := streams.TemplateVersionLogsFollow(ctx, v.ID, 0)

@@ -46,7 +46,11 @@ func LongLived(c *gin.Context) error {
 }
 
 // ExtendRead gives a request's body until d from now to arrive (uploads
-// of up to the file size cap), instead of the server's ReadTimeout.
+// of up to the file size cap), instead of the server's ReadTimeout, and its
+// answer as long (the write deadline runs from the request's start).
 func ExtendRead(c *gin.Context, d time.Duration) {
-	_ = http.NewResponseController(c.Writer).SetReadDeadline(time.Now().Add(d))
+	rc := http.NewResponseController(c.Writer)
+	deadline := time.Now().Add(d)
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline)
 }
