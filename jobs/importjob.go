@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/tracing"
 )
 
 // ImportRequest asks for a template version and its import job.
@@ -66,6 +67,7 @@ func (c *Creator) Import(ctx context.Context, r ImportRequest) (*Import, error) 
 	input, err := json.Marshal(db.JobInput{
 		TemplateVersionID:  uuid.NullUUID{UUID: versionID, Valid: true},
 		UserVariableValues: r.UserVariableValues,
+		TraceParent:        tracing.Parent(ctx),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode job input: %w", err)
@@ -168,7 +170,7 @@ func (c *Creator) DryRun(ctx context.Context, r DryRunRequest) (*db.ProvisionerJ
 	vars = append(vars, r.UserVariableValues...)
 	input, err := json.Marshal(db.JobInput{
 		TemplateVersionID: uuid.NullUUID{UUID: v.ID, Valid: true}, WorkspaceName: r.WorkspaceName,
-		RichParameters: r.Parameters, UserVariableValues: vars,
+		RichParameters: r.Parameters, UserVariableValues: vars, TraceParent: tracing.Parent(ctx),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode job input: %w", err)

@@ -58,10 +58,11 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	if err := db.Migrate(ctx, bdb); err != nil {
 		return err
 	}
-	obs, err := newObservability()
+	obs, err := newObservability(ctx, "berth-server")
 	if err != nil {
 		return err
 	}
+	defer obs.close()
 	tc, err := s.dial(ctx, log, obs)
 	if err != nil {
 		return err
@@ -134,7 +135,7 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 		MaxTokenLifetime: s.MaxTokenLifetime, MaxAdminTokenLifetime: s.MaxAdminTokenLifetime,
 		DefaultTokenLifetime: s.DefaultTokenLifetime, HTTPAddress: s.Address,
 		AutobuildPollInterval: s.AutobuildInterval, DefaultQuietHoursSchedule: s.DefaultQuietHours,
-		Metrics: httpmw.NewMetrics(obs.reg), Ready: ready,
+		Metrics: httpmw.NewMetrics(obs.reg), Ready: ready, TracerProvider: obs.tracer,
 	})
 	if err != nil {
 		return err
