@@ -10,11 +10,14 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/activity"
 
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/provisioner"
+	"github.com/berth-dev/berth/tracing"
 	"github.com/berth-dev/berth/workflows"
 )
 
@@ -45,6 +48,10 @@ type jobRun struct {
 	// the sequence number of the last one written.
 	checkpoint    *provisioner.Checkpoint
 	checkpointSeq int64
+
+	// tctx carries the activity's span; span is the current stage's.
+	tctx context.Context
+	span trace.Span
 
 	// began is when this run started; status is how the job ended here
 	// (a metrics.Status*), empty while it has not.
@@ -110,6 +117,7 @@ func (r *jobRun) add(source, level, output string) {
 
 // enterStage writes the stage header: a daemon line with empty output.
 func (r *jobRun) enterStage(name string) {
+	r.traceStage(name)
 	r.mu.Lock()
 	r.stage = name
 	r.mu.Unlock()
@@ -195,6 +203,8 @@ func (r *jobRun) keepAlive(ctx context.Context, cancel context.CancelCauseFunc) 
 
 // execute runs the job to its end and completes the row when it can.
 func (r *jobRun) execute(actx context.Context, attempt int32) (workflows.RunJobResult, error) {
+	r.tctx = actx
+	defer r.traceStage("")
 	ctx, cancel := context.WithCancelCause(actx)
 	defer cancel(nil)
 	// Liveness lasts until the steps have returned, even once the job is
@@ -414,4 +424,24 @@ func jobLogAttrs(job *db.ProvisionerJob, workflowID string) []slog.Attr {
 		attrs = append(attrs, slog.String("template_version_id", in.TemplateVersionID.UUID.String()))
 	}
 	return attrs
+}
+
+// traceStage ends the current stage's span and starts one for the next
+// stage (none for ""): the provisioner's steps (init, plan, apply) appear
+// in the job's trace under the activity. Without tracing it costs nothing.
+func (r *jobRun) traceStage(name string) {
+	if r.span != nil {
+		r.span.End()
+		r.span = nil
+	}
+	if name == "" || r.tctx == nil || !trace.SpanContextFromContext(r.tctx).IsValid() {
+		return
+	}
+	_, r.span = tracing.Tracer(r.tctx, "github.com/berth-dev/berth/activities").Start(r.tctx, "stage "+name,
+		trace.WithAttributes(jobSpanAttrs(r.job)...))
+}
+
+func jobSpanAttrs(job *db.ProvisionerJob) []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("berth.job_id", job.ID.String()), attribute.String("berth.job_type", job.Type),
+		attribute.String("berth.provisioner", job.Provisioner)}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/berth-dev/berth/api/httpapi"
 	"github.com/berth-dev/berth/api/httpmw"
@@ -75,6 +76,8 @@ type Options struct {
 	MaxStreams        int
 	// Metrics, if set, records every request (Coder's coderd_api_*).
 	Metrics *httpmw.Metrics
+	// TracerProvider, if set, traces every request (off by default).
+	TracerProvider trace.TracerProvider
 	// Ready answers GET /readyz (default: always ready, for tests);
 	// GET /healthz always answers 200.
 	Ready *health.Checker
@@ -168,6 +171,9 @@ func (a *API) Handler() http.Handler {
 		a.log.ErrorContext(c.Request.Context(), "handler panicked", "panic", rec)
 		httpapi.RenderError(c, a.log, errors.New("panic"))
 	}))
+	if a.opts.TracerProvider != nil {
+		e.Use(httpmw.Trace(a.opts.TracerProvider))
+	}
 	e.Use(httpmw.RequestID(a.log), func(c *gin.Context) {
 		c.Header("X-Coder-Build-Version", a.opts.BuildVersion)
 		c.Next()

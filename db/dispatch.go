@@ -56,6 +56,9 @@ type JobFacts struct {
 	BuildNumber         int           `bun:"build_number"`
 	Transition          string        `bun:"transition"`
 	Reason              string        `bun:"reason"`
+	// TraceParent is the W3C traceparent of the request that created the
+	// job, so the job's workflow continues its trace.
+	TraceParent string `bun:"trace_parent"`
 }
 
 // jobFactsQuery reads the facts of the job j with id = $1, which must also
@@ -66,7 +69,8 @@ const jobFactsQuery = `SELECT j.id AS job_id, j.type AS job_type, j.task_queue, 
 	v.id AS template_version_id, coalesce(v.name, '') AS template_version_name,
 	w.id AS workspace_id, coalesce(w.name, j.input->>'workspace_name', '') AS workspace_name,
 	coalesce(ow.username, '') AS owner_name,
-	coalesce(b.build_number, 0) AS build_number, coalesce(b.transition, '') AS transition, coalesce(b.reason, '') AS reason
+	coalesce(b.build_number, 0) AS build_number, coalesce(b.transition, '') AS transition, coalesce(b.reason, '') AS reason,
+	coalesce(j.input->>'trace_parent', '') AS trace_parent
 	FROM provisioner_jobs j
 	JOIN organizations o ON o.id = j.organization_id
 	JOIN users u ON u.id = j.initiator_id

@@ -208,6 +208,9 @@ type JobInput struct {
 	LogLevel           string           `json:"log_level,omitempty"`
 	// Orphan deletes the workspace without running the provisioner.
 	Orphan bool `json:"orphan,omitempty"`
+	// TraceParent is the W3C traceparent of the request that created the
+	// job (empty when tracing is off).
+	TraceParent string `json:"trace_parent,omitempty"`
 }
 
 // VariableValue is a template variable value supplied at import.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/schedule"
+	"github.com/berth-dev/berth/tracing"
 )
 
 // Transitions.
@@ -181,6 +182,7 @@ func (c *Creator) insertBuild(ctx context.Context, p buildPlan) (*Build, error) 
 	}
 	input, err := json.Marshal(db.JobInput{
 		WorkspaceBuildID: uuid.NullUUID{UUID: build.ID, Valid: true}, LogLevel: p.LogLevel, Orphan: p.Orphan,
+		TraceParent: tracing.Parent(ctx),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode job input: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/tracing"
 )
 
 // ImportRequest asks for a template version and its import job.
@@ -66,6 +67,7 @@ func (c *Creator) Import(ctx context.Context, r ImportRequest) (*Import, error) 
 	input, err := json.Marshal(db.JobInput{
 		TemplateVersionID:  uuid.NullUUID{UUID: versionID, Valid: true},
 		UserVariableValues: r.UserVariableValues,
+		TraceParent:        tracing.Parent(ctx),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode job input: %w", err)
@@ -164,7 +166,7 @@ func (c *Creator) DryRun(ctx context.Context, r DryRunRequest) (*db.ProvisionerJ
 	}
 	input, err := json.Marshal(db.JobInput{
 		TemplateVersionID: uuid.NullUUID{UUID: v.ID, Valid: true}, WorkspaceName: r.WorkspaceName,
-		RichParameters: r.Parameters, UserVariableValues: r.UserVariableValues,
+		RichParameters: r.Parameters, UserVariableValues: r.UserVariableValues, TraceParent: tracing.Parent(ctx),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode job input: %w", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-dev/berth/activities"
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/tracing"
 	"github.com/berth-dev/berth/workflows"
 )
 
@@ -139,7 +140,7 @@ func (in *intake) dispatch(ctx context.Context, jobID uuid.UUID, restart bool) {
 		if restart {
 			opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING
 		}
-		_, err := in.opts.Temporal.ExecuteWorkflow(ctx, opts, workflows.WorkflowProvisionerJob, facts.Input())
+		_, err := in.opts.Temporal.ExecuteWorkflow(tracing.WithParent(ctx, f.TraceParent), opts, workflows.WorkflowProvisionerJob, facts.Input())
 		if _, already := errors.AsType[*serviceerror.WorkflowExecutionAlreadyStarted](err); already {
 			return nil // another process started it: its worker claims the job
 		}

@@ -34,6 +34,9 @@ type JobFacts struct {
 	BuildNumber         int
 	Transition          string
 	Reason              string
+	// TraceParent is the W3C traceparent of the request that created the
+	// job: starts continue its trace.
+	TraceParent string
 }
 
 // StartOptions returns the options every start of a job's workflow uses,

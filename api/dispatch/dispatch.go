@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/tracing"
 	"github.com/berth-dev/berth/workflows"
 )
 
@@ -46,7 +47,7 @@ func (d *Dispatcher) Start(ctx context.Context, jobID uuid.UUID) error {
 		return err
 	}
 	facts := workflows.JobFacts(*f)
-	_, err = d.temporal.ExecuteWorkflow(ctx, facts.StartOptions(false), workflows.WorkflowProvisionerJob, facts.Input())
+	_, err = d.temporal.ExecuteWorkflow(tracing.WithParent(ctx, f.TraceParent), facts.StartOptions(false), workflows.WorkflowProvisionerJob, facts.Input())
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &already) {
 		return fmt.Errorf("start job workflow: %w", err)

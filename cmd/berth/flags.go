@@ -15,6 +15,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/tracing"
 	"github.com/berth-dev/berth/workflows"
 )
 
@@ -52,6 +53,13 @@ func (f temporalFlags) dial(ctx context.Context, log *slog.Logger, o *observabil
 	opts.Logger = tlog.NewStructuredLogger(log.With("component", "temporal"))
 	if o != nil {
 		opts.MetricsHandler = o.temporal
+		if o.tracer != nil {
+			ti, err := tracing.TemporalInterceptor(o.tracer)
+			if err != nil {
+				return nil, err
+			}
+			opts.Interceptors = append(opts.Interceptors, ti)
+		}
 	}
 	var c client.Client
 	deadline := time.Now().Add(30 * time.Second)

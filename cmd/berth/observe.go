@@ -7,16 +7,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/health"
 	"github.com/berth-dev/berth/metrics"
+	"github.com/berth-dev/berth/tracing"
 )
 
 // prometheusFlags expose a process's metrics, as Coder's
@@ -30,15 +33,34 @@ type prometheusFlags struct {
 type observability struct {
 	reg      *prometheus.Registry
 	temporal client.MetricsHandler
+	// tracer is set when the OTEL_* environment asks for traces; shutdown
+	// flushes them.
+	tracer   trace.TracerProvider
+	shutdown func(context.Context) error
 }
 
-func newObservability() (*observability, error) {
+func newObservability(ctx context.Context, service string) (*observability, error) {
 	reg := metrics.NewRegistry()
 	h, err := metrics.TemporalHandler(reg)
 	if err != nil {
 		return nil, err
 	}
-	return &observability{reg: reg, temporal: h}, nil
+	o := &observability{reg: reg, temporal: h, shutdown: func(context.Context) error { return nil }}
+	if tracing.Enabled(os.Getenv) {
+		tp, shutdown, err := tracing.Provider(ctx, service)
+		if err != nil {
+			return nil, err
+		}
+		o.tracer, o.shutdown = tp, shutdown
+	}
+	return o, nil
+}
+
+// close flushes traces.
+func (o *observability) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = o.shutdown(ctx)
 }
 
 // serve serves /metrics, /healthz and /readyz until ctx ends.

@@ -67,10 +67,11 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 	if err := db.Migrate(ctx, bdb); err != nil {
 		return err
 	}
-	obs, err := newObservability()
+	obs, err := newObservability(ctx, "berth-server")
 	if err != nil {
 		return err
 	}
+	defer obs.close()
 	tc, err := s.dial(ctx, log, obs)
 	if err != nil {
 		return err
@@ -149,7 +150,7 @@ func (s *serverCmd) Run(ctx context.Context, g *globals) error {
 		AutobuildPollInterval: s.AutobuildInterval, DefaultQuietHoursSchedule: s.DefaultQuietHours,
 		RateLimitAPI: s.APIRateLimit, RateLimitLogin: s.LoginRateLimit, RateLimitFiles: s.FilesRateLimit,
 		MaxStreamsPerUser: s.MaxStreamsPerUser, MaxStreams: s.MaxStreams,
-		Metrics: httpmw.NewMetrics(obs.reg), Ready: ready,
+		Metrics: httpmw.NewMetrics(obs.reg), Ready: ready, TracerProvider: obs.tracer,
 	})
 	if err != nil {
 		return err

@@ -122,10 +122,11 @@ func (w *workerCmd) Run(ctx context.Context, g *globals) error {
 		return err
 	}
 	defer bdb.Close()
-	obs, err := newObservability()
+	obs, err := newObservability(ctx, "berth-worker")
 	if err != nil {
 		return err
 	}
+	defer obs.close()
 	tc, err := w.dial(ctx, log, obs)
 	if err != nil {
 		return err

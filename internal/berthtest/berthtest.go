@@ -23,6 +23,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/dispatch"
@@ -58,6 +60,9 @@ type Options struct {
 	// HTTPServer adjusts the HTTP server (which has the production
 	// timeouts) before it starts.
 	HTTPServer func(*http.Server)
+	// TemporalInterceptors wrap the deployment's Temporal client (its
+	// dispatcher and workers), e.g. a tracing interceptor.
+	TemporalInterceptors []interceptor.ClientInterceptor
 	// API overrides API options (the deployment fills in its store, pubsub,
 	// dispatcher, jobs, log, shutdown context and file size cap).
 	API api.Options
@@ -93,6 +98,11 @@ func New(t testing.TB, opts Options) *Deployment {
 		bdb = testinfra.DB(t)
 	}
 	tc, _ := testinfra.Temporal(t)
+	if len(opts.TemporalInterceptors) > 0 {
+		wrapped, err := client.NewClientFromExisting(tc, client.Options{Namespace: "default", Interceptors: opts.TemporalInterceptors, Logger: tlog.NewStructuredLogger(Logger(t))})
+		require.NoError(t, err)
+		tc = wrapped
+	}
 	prefix := opts.QueuePrefix
 	if prefix == "" {
 		prefix = testinfra.TaskQueuePrefix(t)
