@@ -38,13 +38,11 @@ type devCmd struct {
 	HistoryShards  int    `help:"History shards of a new --temporal postgres cluster (fixed once it is created)." default:"4"`
 	PostgresURL    string `help:"Postgres URL (default: local server on 127.0.0.1:5432, else a throw-away cluster under --dir)." env:"BERTH_POSTGRES_URL,DATABASE_URL"`
 	Address        string `help:"API address." default:"127.0.0.1:3000" env:"BERTH_ADDRESS"`
+	TemporalPort   int    `help:"Frontend port of the Temporal berth dev starts." default:"7233"`
 	UIPort         int    `help:"Temporal Web UI port." default:"8233"`
 	PrometheusPort int    `help:"Port of the server's Prometheus metrics (/metrics, /healthz, /readyz on 127.0.0.1); workers use the ports after it (0 turns metrics off)." default:"2112" env:"BERTH_DEV_PROMETHEUS_PORT"`
 	Workers        int    `help:"Worker processes to start." default:"1"`
 }
-
-// devTemporalPort is the frontend port of the Temporal berth dev starts.
-const devTemporalPort = 7233
 
 func (d *devCmd) Run(ctx context.Context, g *globals) error {
 	log := g.log
@@ -63,7 +61,7 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 		ports[addr] = fmt.Sprintf("the metrics of process %d (--prometheus-port)", i+1)
 	}
 	if temporalAddr == "" {
-		temporalAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(devTemporalPort))
+		temporalAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(d.TemporalPort))
 		ports[temporalAddr] = "Temporal (set TEMPORAL_ADDRESS to use a Temporal already running there)"
 		ports[net.JoinHostPort("127.0.0.1", strconv.Itoa(d.UIPort))] = "the Temporal Web UI (--ui-port)"
 	}
@@ -172,7 +170,7 @@ func (d *devCmd) startTemporal(ctx context.Context, kids *children, pgURL string
 	switch d.Temporal {
 	case devTemporalMemory:
 		bin = d.TemporalCLI
-		args = append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(devTemporalPort),
+		args = append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(d.TemporalPort),
 			"--ui-port", strconv.Itoa(d.UIPort), "--log-level", "error", "--namespace", "default"}, args...)
 	default:
 		bin = d.TemporalServer
@@ -185,7 +183,7 @@ func (d *devCmd) startTemporal(ctx context.Context, kids *children, pgURL string
 		args = append([]string{"start", "--setup-schema", "--postgres-url", u.String(),
 			"--database", name + "_temporal", "--visibility-database", name + "_temporal_visibility",
 			"--history-shards", strconv.Itoa(d.HistoryShards),
-			"--ip", "127.0.0.1", "--port", strconv.Itoa(devTemporalPort), "--ui-port", strconv.Itoa(d.UIPort)}, args...)
+			"--ip", "127.0.0.1", "--port", strconv.Itoa(d.TemporalPort), "--ui-port", strconv.Itoa(d.UIPort)}, args...)
 		ready = "temporal-server: ready"
 	}
 	if _, err := os.Stat(bin); err != nil {
@@ -207,7 +205,7 @@ func (d *devCmd) startTemporal(ctx context.Context, kids *children, pgURL string
 	if err != nil {
 		return err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(devTemporalPort))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(d.TemporalPort))
 	// The first start sets up the schema, which takes a while.
 	timer := time.NewTimer(3 * time.Minute)
 	defer timer.Stop()
