@@ -71,4 +71,11 @@ func TestTraceLinksRequestWorkflowActivity(t *testing.T) {
 		}
 		assert.NotNil(ct, byName(spans, "stage Parsing template parameters", tid), "each stage has its span")
 	}, 30*time.Second, 50*time.Millisecond)
+	// The trace, for whoever reads the test's output (go test -v).
+	tid := byName(exp.GetSpans(), request, trace.TraceID{}).SpanContext.TraceID()
+	for _, s := range exp.GetSpans() {
+		if s.SpanContext.TraceID() == tid {
+			t.Logf("trace %s span %s parent %s %s (%s)", tid, s.SpanContext.SpanID(), s.Parent.SpanID(), s.Name, s.EndTime.Sub(s.StartTime).Round(time.Microsecond))
+		}
+	}
 }
