@@ -4,6 +4,7 @@ package db
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,10 +31,25 @@ func Open(opts Options) (*bun.DB, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 10
 	}
-	conn := pgdriver.NewConnector(pgdriver.WithDSN(opts.URL))
+	conn, err := newConnector(opts.URL)
+	if err != nil {
+		return nil, err
+	}
 	sqldb := sql.OpenDB(conn)
 	sqldb.SetMaxOpenConns(opts.MaxConns)
 	sqldb.SetMaxIdleConns(opts.MaxConns)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	return bun.NewDB(sqldb, pgdialect.New()), nil
+}
+
+// newConnector is pgdriver's connector for url. pgdriver panics on a URL
+// it cannot parse; a mistyped URL is an operator's error to report, not a
+// crash. The URL is not repeated: it may hold a password.
+func newConnector(url string) (c *pgdriver.Connector, err error) {
+	defer func() {
+		if recover() != nil {
+			err = errors.New("open database: invalid Postgres URL (want postgres://user:password@host:port/database?sslmode=…)")
+		}
+	}()
+	return pgdriver.NewConnector(pgdriver.WithDSN(url)), nil
 }

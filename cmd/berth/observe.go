@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -72,20 +71,7 @@ func (f prometheusFlags) serve(ctx context.Context, log *slog.Logger, o *observa
 	mux.Handle("GET /metrics", metrics.Handler(o.reg))
 	mux.Handle("GET /healthz", health.Healthz())
 	mux.Handle("GET /readyz", ready.Readyz())
-	ln, err := net.Listen("tcp", f.PrometheusAddress)
-	if err != nil {
-		return fmt.Errorf("listen for prometheus: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("prometheus metrics listening", "address", ln.Addr().String(), "url", "http://"+ln.Addr().String()+"/metrics")
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return servePrivate(ctx, log, "prometheus metrics", f.PrometheusAddress, "/metrics", mux)
 }
 
 // readiness returns the checks of a process that uses Postgres, Temporal

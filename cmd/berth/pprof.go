@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -27,12 +28,19 @@ func (f pprofFlags) servePprof(ctx context.Context, log *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", f.PprofAddress)
+	return servePrivate(ctx, log, "pprof", f.PprofAddress, "/debug/pprof/", mux)
+}
+
+// servePrivate serves mux on address (an operator's endpoint: metrics,
+// health, profiles) until ctx ends; what names it in errors and logs, and
+// path is the page the log line points to.
+func servePrivate(ctx context.Context, log *slog.Logger, what, address, path string, mux http.Handler) error {
+	ln, err := net.Listen("tcp", address)
 	if err != nil {
-		return err
+		return fmt.Errorf("listen for %s: %w", what, err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("pprof listening", "address", ln.Addr().String())
+	log.Info(what+" listening", "address", ln.Addr().String(), "url", "http://"+ln.Addr().String()+path)
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
