@@ -59,9 +59,15 @@ func SearchAttributeFlags() []string {
 
 // DevServerFlags are the dynamic-config flags berth passes to every
 // Temporal dev server it starts (STYLE.md T11): without them each task
-// hand-off waits for a 50 ms rate-limiter tick.
+// hand-off waits for a 50 ms rate-limiter tick, and each history shard runs
+// one persistence operation at a time (Temporal's default, a guard for
+// Cassandra, whose writes serialize on the shard row anyway; on SQL they
+// take the shard row FOR SHARE and run side by side), so with a
+// development cluster's few shards every job's start waited for the other
+// jobs' writes on its shard.
 func DevServerFlags() []string {
 	return []string{
+		"--dynamic-config-value", "history.shardIOConcurrency=16",
 		"--dynamic-config-value", "history.transferProcessorMaxPollRPS=100000",
 		"--dynamic-config-value", "history.timerProcessorMaxPollRPS=100000",
 		"--dynamic-config-value", "system.enableActivityEagerExecution=true",

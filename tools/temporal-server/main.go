@@ -392,10 +392,6 @@ func (o *options) register(ctx context.Context, addr string) error {
 // second (instead of every ten), so that they all know what was registered.
 const settleAfterRegister = 15 * time.Second
 
-// shardIOConcurrency is how many persistence operations one history shard
-// runs at once (history.shardIOConcurrency; --dynamic-config-value overrides it).
-const shardIOConcurrency = 16
-
 // dynamicConfigClient returns the server's dynamic config: the flags'
 // values over berth's defaults; settle ends the start-up settings.
 //
@@ -410,13 +406,6 @@ func (o *options) dynamicConfigClient() (dc *dynamicconfig.MemoryClient, settle 
 	// second instead of ten.
 	fastNamespaces := dc.OverrideValue(dynamicconfig.NamespaceCacheRefreshInterval.Key(), time.Second)
 	dc.OverrideValue(dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(), 100)
-	// Persistence operations of one history shard run one at a time by
-	// default (history.shardIOConcurrency 1, a guard for Cassandra, whose
-	// writes serialize on the shard row anyway). On SQL, workflow writes
-	// take the shard row FOR SHARE and run side by side; with the few
-	// shards of a development cluster, one at a time made every job's
-	// start wait for the other jobs' writes on its shard.
-	dc.OverrideValue(dynamicconfig.ShardIOConcurrency.Key(), shardIOConcurrency)
 	// berth uses no Nexus; without an HTTP port it would only warn.
 	dc.OverrideValue(dynamicconfig.EnableNexus.Key(), false)
 	for k, v := range o.dynamic {
