@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-dev/berth/db"
+	"github.com/berth-dev/berth/internal/testinfra"
 )
 
 // TestOpenRefusesBadURL: a mistyped URL is an error that does not repeat
@@ -20,4 +21,20 @@ func TestOpenRefusesBadURL(t *testing.T) {
 	bdb, err := db.Open(db.Options{URL: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"})
 	require.NoError(t, err)
 	require.NoError(t, bdb.Close())
+}
+
+// TestSessionSettings: berth's connections plan prepared statements once
+// and price index probes for cached data, and keep the URL's own settings.
+func TestSessionSettings(t *testing.T) {
+	t.Parallel()
+	bdb := testinfra.DB(t)
+	for setting, want := range map[string]string{
+		"plan_cache_mode":  "force_generic_plan",
+		"random_page_cost": "1.1",
+		"timezone":         "Asia/Kolkata", // from testinfra's URL
+	} {
+		var got string
+		require.NoError(t, bdb.NewRaw("SELECT current_setting(?)", setting).Scan(t.Context(), &got))
+		require.Equal(t, want, got, setting)
+	}
 }

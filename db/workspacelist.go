@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -104,48 +105,94 @@ const latestBuildJoin = `JOIN LATERAL (
 const workspaceListOrder = `favorite DESC, (j.job_status = 'succeeded' AND lb.transition = 'start') DESC,
 	lower(u.username), lower(w.name), w.id`
 
+// listArgs holds the arguments of a workspace list query. Prepared, they
+// are $n placeholders, so that the query's text depends only on which
+// filters are set: it is planned once per connection instead of per request
+// (planning it costs more than running it over a few hundred workspaces).
+// Inline, bun writes them into the text, and PostgreSQL plans the query for
+// them: for parameter filters, whose number has no bound and whose plan
+// depends on the values.
+type listArgs struct {
+	inline bool
+	vals   []any
+}
+
+// bind returns what stands for v in the query: a placeholder with the given
+// cast, or v itself when inline.
+func (a *listArgs) bind(v any, cast string) any {
+	if a.inline {
+		return v
+	}
+	a.vals = append(a.vals, v)
+	return bun.Safe(fmt.Sprintf("$%d%s", len(a.vals), cast))
+}
+
+// text is q's SQL with limit and offset (0: none).
+func (a *listArgs) text(q *bun.SelectQuery, limit, offset int) string {
+	if a.inline {
+		return q.Limit(limit).Offset(offset).String()
+	}
+	query := q.String()
+	if limit > 0 {
+		query += fmt.Sprintf(" LIMIT %s", a.bind(limit, "::bigint"))
+	}
+	if offset > 0 {
+		query += fmt.Sprintf(" OFFSET %s", a.bind(offset, "::bigint"))
+	}
+	return query
+}
+
+// scanList runs q into dest, with limit and offset (0: none).
+func (s *Store) scanList(ctx context.Context, dest any, q *bun.SelectQuery, args *listArgs, limit, offset int) error {
+	if args.inline {
+		return q.Limit(limit).Offset(offset).Scan(ctx, dest)
+	}
+	return s.queryPrepared(ctx, dest, args.text(q, limit, offset), args.vals...)
+}
+
 // filterWorkspaces adds f's conditions to a select over workspaces w, users
-// u, the latest build lb and its job j.
-func filterWorkspaces(q *bun.SelectQuery, f WorkspaceListFilter) *bun.SelectQuery {
+// u, the latest build lb and its job j, binding their values to args.
+func filterWorkspaces(q *bun.SelectQuery, f WorkspaceListFilter, args *listArgs) *bun.SelectQuery {
 	q = q.Where("NOT w.deleted")
 	if f.VisibleOwnerID.Valid {
-		q = q.Where("w.owner_id = ?", f.VisibleOwnerID.UUID)
+		q = q.Where("w.owner_id = ?", args.bind(f.VisibleOwnerID.UUID, "::uuid"))
 	}
 	if f.OwnerID.Valid {
-		q = q.Where("w.owner_id = ?", f.OwnerID.UUID)
+		q = q.Where("w.owner_id = ?", args.bind(f.OwnerID.UUID, "::uuid"))
 	}
 	if f.OwnerUsername != "" {
-		q = q.Where("lower(u.username) = ?", f.OwnerUsername).Where("NOT u.deleted")
+		q = q.Where("lower(u.username) = ?", args.bind(f.OwnerUsername, "::text")).Where("NOT u.deleted")
 	}
 	if f.NameContains != "" {
-		q = q.Where("lower(w.name) LIKE ?", "%"+likeEscape(f.NameContains)+"%")
+		q = q.Where("lower(w.name) LIKE ?", args.bind("%"+likeEscape(f.NameContains)+"%", "::text"))
 	}
 	if f.TemplateName != "" {
-		q = q.Where("w.template_id IN (SELECT t.id FROM templates AS t WHERE lower(t.name) = ?)", f.TemplateName)
+		q = q.Where("w.template_id IN (SELECT t.id FROM templates AS t WHERE lower(t.name) = ?)", args.bind(f.TemplateName, "::text"))
 	}
 	if f.Status != "" {
-		q = q.Where("("+workspaceStatusSQL+") = ?", f.Status)
+		q = q.Where("("+workspaceStatusSQL+") = ?", args.bind(f.Status, "::text"))
 	}
 	if f.Outdated != nil {
-		q = q.Where("(lb.template_version_id <> (SELECT t.active_version_id FROM templates AS t WHERE t.id = w.template_id)) = ?", *f.Outdated)
+		q = q.Where("(lb.template_version_id <> (SELECT t.active_version_id FROM templates AS t WHERE t.id = w.template_id)) = ?",
+			args.bind(*f.Outdated, "::boolean"))
 	}
 	if f.Dormant {
 		q = q.Where("w.dormant_at IS NOT NULL")
 	}
 	if len(f.IDs) > 0 {
-		q = q.Where("w.id IN (?)", bun.List(f.IDs))
+		q = q.Where("w.id = ANY(?)", args.bind(uuidArray(f.IDs), "::uuid[]"))
 	}
 	if f.OrganizationID.Valid {
-		q = q.Where("w.organization_id = ?", f.OrganizationID.UUID)
+		q = q.Where("w.organization_id = ?", args.bind(f.OrganizationID.UUID, "::uuid"))
 	}
 	if f.OrganizationName != "" {
-		q = q.Where("w.organization_id IN (SELECT o.id FROM organizations AS o WHERE lower(o.name) = ?)", f.OrganizationName)
+		q = q.Where("w.organization_id IN (SELECT o.id FROM organizations AS o WHERE lower(o.name) = ?)", args.bind(f.OrganizationName, "::text"))
 	}
 	if f.LastUsedAfter != nil {
-		q = q.Where("w.last_used_at >= ?", *f.LastUsedAfter)
+		q = q.Where("w.last_used_at >= ?", args.bind(*f.LastUsedAfter, "::timestamptz"))
 	}
 	if f.LastUsedBefore != nil {
-		q = q.Where("w.last_used_at <= ?", *f.LastUsedBefore)
+		q = q.Where("w.last_used_at <= ?", args.bind(*f.LastUsedBefore, "::timestamptz"))
 	}
 	// OFFSET 0 keeps each EXISTS a per-row probe of the parameters' primary
 	// key: as a semi-join the planner underestimates lower(name) = ? AND
@@ -154,10 +201,11 @@ func filterWorkspaces(q *bun.SelectQuery, f WorkspaceListFilter) *bun.SelectQuer
 	for _, p := range f.Params {
 		if p.HasValue {
 			q = q.Where(`EXISTS (SELECT 1 FROM workspace_build_parameters AS p
-				WHERE p.workspace_build_id = lb.id AND lower(p.name) = ? AND lower(p.value) = ? OFFSET 0)`, p.Name, p.Value)
+				WHERE p.workspace_build_id = lb.id AND lower(p.name) = ? AND lower(p.value) = ? OFFSET 0)`,
+				args.bind(p.Name, "::text"), args.bind(p.Value, "::text"))
 		} else {
 			q = q.Where(`EXISTS (SELECT 1 FROM workspace_build_parameters AS p
-				WHERE p.workspace_build_id = lb.id AND lower(p.name) = ? OFFSET 0)`, p.Name)
+				WHERE p.workspace_build_id = lb.id AND lower(p.name) = ? OFFSET 0)`, args.bind(p.Name, "::text"))
 		}
 	}
 	return q
@@ -166,7 +214,7 @@ func filterWorkspaces(q *bun.SelectQuery, f WorkspaceListFilter) *bun.SelectQuer
 // workspaceListQuery is the page query: the matching workspaces in list
 // order, each with the caller's favorite flag, its latest build and job IDs
 // and the total count (a window over the whole filtered set).
-func (s *Store) workspaceListQuery(f WorkspaceListFilter) *bun.SelectQuery {
+func (s *Store) workspaceListQuery(f WorkspaceListFilter, args *listArgs) *bun.SelectQuery {
 	q := s.db.NewSelect().
 		TableExpr("workspaces AS w").
 		ColumnExpr("w.*").
@@ -175,12 +223,8 @@ func (s *Store) workspaceListQuery(f WorkspaceListFilter) *bun.SelectQuery {
 		ColumnExpr("count(*) OVER () AS total").
 		Join("JOIN users AS u ON u.id = w.owner_id").
 		Join(latestBuildJoin).
-		Join("LEFT JOIN workspace_favorites AS fav ON fav.workspace_id = w.id AND fav.user_id = ?", f.CallerID)
-	q = filterWorkspaces(q, f).OrderExpr(workspaceListOrder).Offset(f.Offset)
-	if f.Limit > 0 {
-		q = q.Limit(f.Limit)
-	}
-	return q
+		Join("LEFT JOIN workspace_favorites AS fav ON fav.workspace_id = w.id AND fav.user_id = ?", args.bind(f.CallerID, "::uuid"))
+	return filterWorkspaces(q, f, args).OrderExpr(workspaceListOrder)
 }
 
 // ListWorkspaces returns a page of live workspaces and the number matching
@@ -188,7 +232,8 @@ func (s *Store) workspaceListQuery(f WorkspaceListFilter) *bun.SelectQuery {
 // because the offset is past the end, to still report the count).
 func (s *Store) ListWorkspaces(ctx context.Context, f WorkspaceListFilter) (WorkspacePage, error) {
 	page := WorkspacePage{Rows: []*WorkspaceListRow{}}
-	if err := s.workspaceListQuery(f).Scan(ctx, &page.Rows); err != nil {
+	args := &listArgs{inline: len(f.Params) > 0}
+	if err := s.scanList(ctx, &page.Rows, s.workspaceListQuery(f, args), args, f.Limit, f.Offset); err != nil {
 		return page, wrap("list workspaces", err)
 	}
 	if len(page.Rows) > 0 {
@@ -198,12 +243,17 @@ func (s *Store) ListWorkspaces(ctx context.Context, f WorkspaceListFilter) (Work
 	if f.Offset == 0 {
 		return page, nil
 	}
-	q := s.db.NewSelect().TableExpr("workspaces AS w").ColumnExpr("count(*)").
+	args = &listArgs{inline: args.inline}
+	q := s.db.NewSelect().TableExpr("workspaces AS w").ColumnExpr("count(*) AS total").
 		Join("JOIN users AS u ON u.id = w.owner_id").
 		Join(latestBuildJoin)
-	if err := filterWorkspaces(q, f).Scan(ctx, &page.Count); err != nil {
+	var row struct {
+		Total int `bun:"total"`
+	}
+	if err := s.scanList(ctx, &row, filterWorkspaces(q, f, args), args, 0, 0); err != nil {
 		return page, wrap("count workspaces", err)
 	}
+	page.Count = row.Total
 	return page, nil
 }
 

@@ -39,7 +39,6 @@ type wlTemplate struct {
 func newWLWorld(tb testing.TB) *wlWorld {
 	tb.Helper()
 	bdb := testinfra.DB(tb)
-	bdb.AddQueryHook(captureHook{}) // before any query runs
 	w := &wlWorld{tb: tb, ctx: tb.Context(), db: bdb, store: db.NewStore(bdb)}
 	org, err := w.store.GetDefaultOrganization(w.ctx)
 	require.NoError(tb, err)
@@ -437,34 +436,27 @@ func TestListWorkspacesPlan(t *testing.T) {
 	}
 }
 
-// explain returns the EXPLAIN ANALYZE of f's page query, captured from a
-// ListWorkspaces call.
+// explain returns the EXPLAIN ANALYZE of f's page query as ListWorkspaces
+// runs it: prepared (with the generic plan berth's connections use) or with
+// its values inline.
 func (w *wlWorld) explain(f db.WorkspaceListFilter) string {
 	w.tb.Helper()
-	capture := &queryCapture{}
-	ctx := context.WithValue(w.ctx, captureKey{}, capture)
-	_, err := w.store.ListWorkspaces(ctx, f)
-	require.NoError(w.tb, err)
-	require.NotEmpty(w.tb, capture.queries)
+	query, args := db.WorkspaceListSQL(w.store, f)
 	var lines []string
-	require.NoError(w.tb, w.db.NewRaw("EXPLAIN (ANALYZE, COSTS OFF) "+capture.queries[0]).Scan(w.ctx, &lines))
-	return strings.Join(lines, "\n")
-}
-
-// queryCapture records the queries run with a context that carries it
-// (see captureHook).
-type queryCapture struct{ queries []string }
-
-type captureKey struct{}
-
-type captureHook struct{}
-
-func (captureHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
-
-func (captureHook) AfterQuery(ctx context.Context, ev *bun.QueryEvent) {
-	if c, ok := ctx.Value(captureKey{}).(*queryCapture); ok {
-		c.queries = append(c.queries, ev.Query)
+	if len(args) == 0 {
+		require.NoError(w.tb, w.db.NewRaw("EXPLAIN (ANALYZE, COSTS OFF) "+query).Scan(w.ctx, &lines))
+		return strings.Join(lines, "\n")
 	}
+	conn, err := w.db.Conn(w.ctx)
+	require.NoError(w.tb, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(w.ctx, "PREPARE wl AS "+query)
+	require.NoError(w.tb, err)
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")
+	require.NoError(w.tb, conn.NewRaw("EXPLAIN (ANALYZE, COSTS OFF) EXECUTE wl("+marks+")", args...).Scan(w.ctx, &lines))
+	_, err = conn.ExecContext(w.ctx, "DEALLOCATE wl")
+	require.NoError(w.tb, err)
+	return strings.Join(lines, "\n")
 }
 
 // wlSeeded is what seed inserted.
