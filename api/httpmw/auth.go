@@ -193,7 +193,10 @@ func authenticate(c *gin.Context, store *db.Store) error {
 
 // RequestID gives every request an ID for logs and 500 details, carries
 // it in the request's context for every line logged with it
-// (logctx.Handler), and writes one access log line when the request ends.
+// (logctx.Handler), and writes one access log line when the request ends:
+// at debug level, or warn for a server error, as Coder logs requests (at
+// info, a client polling a job every few milliseconds filled the log and
+// cost the server a tenth of its CPU).
 func RequestID(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -203,7 +206,11 @@ func RequestID(log *slog.Logger) gin.HandlerFunc {
 		ctx := logctx.With(c.Request.Context(), slog.String("request_id", id))
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
-		log.LogAttrs(ctx, slog.LevelInfo, "http request",
+		level := slog.LevelDebug
+		if c.Writer.Status() >= http.StatusInternalServerError {
+			level = slog.LevelWarn
+		}
+		log.LogAttrs(ctx, level, "http request",
 			slog.String("method", c.Request.Method), slog.String("route", c.FullPath()),
 			slog.String("path", c.Request.URL.Path), slog.Int("status", c.Writer.Status()),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))

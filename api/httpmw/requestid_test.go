@@ -17,11 +17,12 @@ import (
 
 // TestRequestIDLogFields: every line logged with a request's context
 // carries its request ID and what middleware learned (here a workspace),
-// and one access line per request says the route, status and duration.
+// and one access line per request says the route, status and duration: at
+// debug level, or warn for a server error.
 func TestRequestIDLogFields(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	log := slog.New(logctx.Handler(slog.NewJSONHandler(&buf, nil)))
+	log := slog.New(logctx.Handler(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(httpmw.RequestID(log))
@@ -30,6 +31,7 @@ func TestRequestIDLogFields(t *testing.T) {
 		log.WarnContext(c.Request.Context(), "inside the handler")
 		c.Status(http.StatusTeapot)
 	})
+	e.GET("/api/v2/broken", func(c *gin.Context) { c.Status(http.StatusInternalServerError) })
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/api/v2/workspaces/w1", nil))
 	id := rec.Header().Get("X-Request-Id")
@@ -51,4 +53,12 @@ func TestRequestIDLogFields(t *testing.T) {
 	require.Equal(t, http.MethodGet, access["method"])
 	require.EqualValues(t, http.StatusTeapot, access["status"])
 	require.Contains(t, access, "duration_ms")
+	require.Equal(t, "DEBUG", access["level"])
+
+	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/api/v2/broken", nil))
+	var failed map[string]any
+	require.NoError(t, dec.Decode(&failed))
+	require.Equal(t, "http request", failed["msg"])
+	require.Equal(t, "WARN", failed["level"])
+	require.EqualValues(t, http.StatusInternalServerError, failed["status"])
 }
