@@ -39,6 +39,12 @@ func (r *jobRun) loadBuild(ctx context.Context, in db.JobInput) (*buildFacts, er
 	if err != nil {
 		return nil, fmt.Errorf("load build: %w", err)
 	}
+	// Views leave the state out: the build row has it.
+	build, err := st.GetWorkspaceBuildByID(ctx, in.WorkspaceBuildID.UUID)
+	if err != nil {
+		return nil, fmt.Errorf("load build: %w", err)
+	}
+	view.Build.ProvisionerState = build.ProvisionerState
 	f := &buildFacts{
 		build: &view.Build, workspace: &view.Workspace, version: &view.Version, template: &view.Template, owner: &view.Owner,
 		params: map[string]string{}, previous: map[string]string{}, vars: map[string]string{},

@@ -134,9 +134,16 @@ func (s *Store) GetVersionView(ctx context.Context, versionID uuid.UUID) (*Versi
 	return v, wrap("get template version view", err)
 }
 
+// viewOmits are columns no view selects: what its JSON never shows and
+// only one reader needs (a build's Terraform state, which can run to
+// megabytes and would be read on every poll and for every workspace of a
+// list; the worker reads it with the build, GetWorkspaceBuildByID), or what
+// must never travel (password hashes).
+var viewOmits = map[string]bool{"provisioner_state": true, "hashed_password": true}
+
 // columns lists the columns of a view's embedded models for a select: each
 // model's table is joined under the alias its prefix names (b__ → b), and
-// every column is selected as "<prefix><column>".
+// every column but viewOmits is selected as "<prefix><column>".
 func (s *Store) columns(view any) string {
 	t := reflect.TypeOf(view).Elem()
 	s.prep.mu.Lock()
@@ -155,7 +162,9 @@ func (s *Store) columns(view any) string {
 		table := s.db.Dialect().Tables().Get(f.Type)
 		names := make([]string, 0, len(table.FieldMap))
 		for name := range table.FieldMap {
-			names = append(names, name)
+			if !viewOmits[name] {
+				names = append(names, name)
+			}
 		}
 		slices.Sort(names)
 		for _, name := range names {
