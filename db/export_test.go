@@ -7,3 +7,17 @@ func WorkspaceListSQL(s *Store, f WorkspaceListFilter) (string, []any) {
 	q := s.workspaceListQuery(f, args)
 	return args.text(q, f.Limit, f.Offset), args.vals
 }
+
+// SetMaxPrepared bounds the statements s keeps prepared.
+func SetMaxPrepared(s *Store, n int) {
+	s.prep.mu.Lock()
+	defer s.prep.mu.Unlock()
+	s.prep.max = n
+}
+
+// PreparedCount is how many statements s keeps prepared.
+func PreparedCount(s *Store) int {
+	s.prep.mu.Lock()
+	defer s.prep.mu.Unlock()
+	return len(s.prep.stmts)
+}

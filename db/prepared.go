@@ -22,10 +22,16 @@ type preparer struct {
 	stmts     map[string]*sql.Stmt
 	preparing map[string]bool         // background preparations under way
 	cols      map[reflect.Type]string // select lists of views (Store.columns)
+	max       int                     // statements kept at most (maxPrepared)
 }
 
+// maxPrepared bounds the statements a preparer keeps: the fixed queries
+// are a few dozen, but list queries are prepared per set of filters, which
+// users choose; past the bound, new queries run unprepared.
+const maxPrepared = 256
+
 func newPreparer(db *bun.DB) *preparer {
-	return &preparer{db: db, stmts: map[string]*sql.Stmt{}, preparing: map[string]bool{}, cols: map[reflect.Type]string{}}
+	return &preparer{db: db, stmts: map[string]*sql.Stmt{}, preparing: map[string]bool{}, cols: map[reflect.Type]string{}, max: maxPrepared}
 }
 
 // stmt returns the statement of a query, preparing it on first use. In a
@@ -36,7 +42,8 @@ func newPreparer(db *bun.DB) *preparer {
 func (p *preparer) stmt(ctx context.Context, query string, inTx bool) (*sql.Stmt, error) {
 	p.mu.Lock()
 	st, ok := p.stmts[query]
-	background := inTx && !ok && !p.preparing[query]
+	full := !ok && len(p.stmts)+len(p.preparing) >= p.max
+	background := inTx && !ok && !full && !p.preparing[query]
 	if background {
 		p.preparing[query] = true
 	}
@@ -44,6 +51,8 @@ func (p *preparer) stmt(ctx context.Context, query string, inTx bool) (*sql.Stmt
 	switch {
 	case ok:
 		return st, nil
+	case full:
+		return nil, nil
 	case inTx:
 		if background {
 			go func() {
@@ -59,7 +68,7 @@ func (p *preparer) stmt(ctx context.Context, query string, inTx bool) (*sql.Stmt
 }
 
 // prepare prepares a query and keeps its statement, unless another
-// goroutine did first.
+// goroutine did first, or the preparer is full (nil: run unprepared).
 func (p *preparer) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 	st, err := p.db.DB.PrepareContext(ctx, query)
 	if err != nil {
@@ -67,17 +76,18 @@ func (p *preparer) prepare(ctx context.Context, query string) (*sql.Stmt, error)
 	}
 	p.mu.Lock()
 	prev, ok := p.stmts[query]
-	if !ok {
+	keep := !ok && len(p.stmts) < p.max
+	if keep {
 		p.stmts[query] = st
 	}
 	p.mu.Unlock()
-	if ok {
-		// Closing may wait for a connection's lock: never under p.mu,
-		// which transactions holding connections may be waiting for.
-		_ = st.Close()
-		return prev, nil
+	if keep {
+		return st, nil
 	}
-	return st, nil
+	// Closing may wait for a connection's lock: never under p.mu, which
+	// transactions holding connections may be waiting for.
+	_ = st.Close()
+	return prev, nil // nil when full meanwhile: the query runs unprepared
 }
 
 // prepared returns the statement of a query (in the Store's transaction if

@@ -412,6 +412,37 @@ func TestBuildViewsQueueMatchesGetJobQueue(t *testing.T) {
 	require.Equal(t, []int{1, 2, 3}, positions)
 }
 
+// TestListWorkspacesPreparedBound: list queries are prepared per set of
+// filters, which users choose; once the store keeps as many statements as
+// it may, further filter sets run unprepared with the same results.
+func TestListWorkspacesPreparedBound(t *testing.T) {
+	t.Parallel()
+	w := newWLWorld(t)
+	tpl := w.template("tpl")
+	bob := w.user("bob")
+	w.insert(
+		wlSpec{owner: bob, name: "b-running", template: tpl},
+		wlSpec{owner: bob, name: "a-stopped", template: tpl, transition: "stop"},
+	)
+	filters := []db.WorkspaceListFilter{
+		{CallerID: w.admin.ID},
+		{CallerID: w.admin.ID, NameContains: "running"},
+		{CallerID: w.admin.ID, Status: "stopped"},
+		{CallerID: w.admin.ID, OwnerUsername: "bob", Limit: 1, Offset: 1},
+	}
+	want := [][]string{{"b-running", "a-stopped"}, {"b-running"}, {"a-stopped"}, {"a-stopped"}}
+	bound := db.PreparedCount(w.store) + 1
+	db.SetMaxPrepared(w.store, bound)
+	for round := range 2 {
+		for i, f := range filters {
+			got, count := w.list(f)
+			require.Equal(t, want[i], got, "round %d, filter %d", round, i)
+			require.Equal(t, len(want[i])+f.Offset, count, "round %d, filter %d", round, i)
+		}
+	}
+	require.Equal(t, bound, db.PreparedCount(w.store), "one filter set prepared, the others unprepared")
+}
+
 // TestListWorkspacesPlan checks the page query's plan on 5,000 workspaces:
 // the latest build and its parameters are index lookups per workspace
 // (never a scan of every build or parameter), and a member's list reads
