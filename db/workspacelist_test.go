@@ -362,6 +362,16 @@ func TestListWorkspacesParamsAndVersions(t *testing.T) {
 		require.Equal(t, c.want, got, c.name)
 		require.Equal(t, len(c.want), count, c.name)
 	}
+	// Past the end, the count is still reported: with a parameter filter
+	// (values inline) and without (prepared).
+	for _, f := range []db.WorkspaceListFilter{
+		{CallerID: w.admin.ID, Offset: 5, Params: []db.WorkspaceParamFilter{{Name: "region"}}},
+		{CallerID: w.admin.ID, Offset: 5, TemplateName: "one"},
+	} {
+		got, count := w.list(f)
+		require.Empty(t, got)
+		require.Equal(t, 2, count)
+	}
 }
 
 func TestBuildViewsQueueMatchesGetJobQueue(t *testing.T) {
