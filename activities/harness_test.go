@@ -64,6 +64,17 @@ func newHarnessWith(t *testing.T, mod func(*activities.Options)) *harness {
 	return newHarnessOn(t, testinfra.DB(t), mod)
 }
 
+// newHarnessOnOwnPostgres is a harness on a Postgres server of its own,
+// which the test may stop and start.
+func newHarnessOnOwnPostgres(t *testing.T) (*harness, *testinfra.PostgresCluster) {
+	t.Helper()
+	pg := testinfra.StartPostgresCluster(t)
+	bdb, err := db.Open(db.Options{URL: pg.BerthDB(t, "berth"), MaxConns: 4})
+	require.NoError(t, err)
+	t.Cleanup(func() { bdb.Close() })
+	return newHarnessOn(t, bdb, func(*activities.Options) {}), pg
+}
+
 // newHarnessOn is newHarnessWith on a migrated database of the caller's.
 func newHarnessOn(t *testing.T, bdb *bun.DB, mod func(*activities.Options)) *harness {
 	t.Helper()
@@ -155,6 +166,23 @@ func (h *harness) runJob(jobID uuid.UUID) (workflows.RunJobResult, error) {
 	}
 	require.NoError(h.t, val.Get(&res))
 	return res, nil
+}
+
+// runResult is what runJob returned.
+type runResult struct {
+	res workflows.RunJobResult
+	err error
+}
+
+// startRunJob runs RunJob in the background; its result arrives on the
+// channel.
+func (h *harness) startRunJob(jobID uuid.UUID) <-chan runResult {
+	done := make(chan runResult, 1)
+	go func() {
+		res, err := h.runJob(jobID)
+		done <- runResult{res, err}
+	}()
+	return done
 }
 
 // finishJob runs the FinishJob activity in a test activity environment.

@@ -7,10 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-dev/berth/activities"
 	"github.com/berth-dev/berth/db"
-	"github.com/berth-dev/berth/internal/testinfra"
-	"github.com/berth-dev/berth/workflows"
 )
 
 // TestRunJobCompletesAcrossDatabaseRestart: Postgres is down when the
@@ -19,23 +16,11 @@ import (
 // failed for it, though its apply went through).
 func TestRunJobCompletesAcrossDatabaseRestart(t *testing.T) {
 	t.Parallel()
-	pg := testinfra.StartPostgresCluster(t)
-	bdb, err := db.Open(db.Options{URL: pg.BerthDB(t, "berth"), MaxConns: 4})
-	require.NoError(t, err)
-	t.Cleanup(func() { bdb.Close() })
-	h := newHarnessOn(t, bdb, func(*activities.Options) {})
+	h, pg := newHarnessOnOwnPostgres(t)
 
 	job, _ := h.createImport(`{"version":1,"steps":{"plan:start":{"logs":[
 		{"output":"before the outage"},{"output":"during the outage","delay_ms":2500}]}}}`)
-	type result struct {
-		res workflows.RunJobResult
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		res, err := h.runJob(job.ID)
-		done <- result{res, err}
-	}()
+	done := h.startRunJob(job.ID)
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		logs, err := h.store.GetJobLogsAfter(h.ctx, job.ID, 0)
 		if assert.NoError(ct, err) {
@@ -67,11 +52,7 @@ func TestRunJobCompletesAcrossDatabaseRestart(t *testing.T) {
 // would never run).
 func TestRunJobClaimsAcrossDatabaseRestart(t *testing.T) {
 	t.Parallel()
-	pg := testinfra.StartPostgresCluster(t)
-	bdb, err := db.Open(db.Options{URL: pg.BerthDB(t, "berth"), MaxConns: 4})
-	require.NoError(t, err)
-	t.Cleanup(func() { bdb.Close() })
-	h := newHarnessOn(t, bdb, func(*activities.Options) {})
+	h, pg := newHarnessOnOwnPostgres(t)
 	job, _ := h.createImport(`{"version":1,"steps":{"plan:start":{"logs":[{"output":"ran"}]}}}`)
 
 	require.NoError(t, pg.Stop("fast"))

@@ -12,7 +12,6 @@ import (
 
 	"github.com/berth-dev/berth/db"
 	"github.com/berth-dev/berth/provisioner"
-	"github.com/berth-dev/berth/workflows"
 )
 
 const demoSpec = `{"version": 1, "readme": "# Demo",
@@ -291,15 +290,7 @@ func TestRunJobCanceledWhileRunning(t *testing.T) {
 	job, _ := h.createImport(`{"version": 1,
 	  "steps": {"plan:start": {"logs": [{"output": "waiting for capacity"}], "outcome": "hang"}}}`)
 
-	type result struct {
-		res workflows.RunJobResult
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		res, err := h.runJob(job.ID)
-		done <- result{res, err}
-	}()
+	done := h.startRunJob(job.ID)
 
 	// Once the hanging step has logged, the job is running.
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
