@@ -36,14 +36,28 @@ func workflowInput(job *db.ProvisionerJob) workflows.JobInput {
 	return workflows.JobInput{JobID: job.ID, Type: job.Type}
 }
 
+// runWorkflow runs a job's workflow to its end and returns its error.
+func (h *harness) runWorkflow(job *db.ProvisionerJob) error {
+	env := h.workflowEnv()
+	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
+	require.True(h.t, env.IsWorkflowCompleted())
+	return env.GetWorkflowError()
+}
+
+// asBuild makes a job a build: what RunJob refuses on a lost worker
+// depends on the job type alone, so it need not be a real one.
+func (h *harness) asBuild(job *db.ProvisionerJob) *db.ProvisionerJob {
+	_, err := h.db.NewUpdate().Model((*db.ProvisionerJob)(nil)).
+		Set("type = ?", db.JobTypeWorkspaceBuild).Where("id = ?", job.ID).Exec(h.ctx)
+	require.NoError(h.t, err)
+	return h.job(job.ID)
+}
+
 func TestWorkflowImportSucceeds(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	job, _ := h.createImport(demoSpec)
-	env := h.workflowEnv()
-	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	require.NoError(t, h.runWorkflow(job))
 
 	got := h.job(job.ID)
 	require.Equal(t, db.JobSucceeded, got.Status)
@@ -74,10 +88,7 @@ func TestWorkflowImportTakesOverFromLostWorker(t *testing.T) {
 	h := newHarness(t)
 	job, _ := h.createImport(demoSpec)
 	h.lostWorker(job, nil)
-	env := h.workflowEnv()
-	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	require.NoError(t, h.runWorkflow(job))
 
 	got := h.job(job.ID)
 	require.Equal(t, db.JobSucceeded, got.Status, "the worker took the job over once the lost one's claim lapsed")
@@ -97,10 +108,7 @@ func TestWorkflowImportGivesUpAfterLosingWorkers(t *testing.T) {
 	for range activities.MaxJobAttempts {
 		h.lostWorker(job, nil)
 	}
-	env := h.workflowEnv()
-	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	require.NoError(t, h.runWorkflow(job))
 
 	got := h.job(job.ID)
 	require.Equal(t, db.JobFailed, got.Status)
@@ -115,19 +123,11 @@ func TestWorkflowBuildLostWorkersExhaustResumptions(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	job, _ := h.createImport(demoSpec)
-	// What is refused depends on the job type alone: the job need not be a
-	// real build.
-	_, err := h.db.NewUpdate().Model((*db.ProvisionerJob)(nil)).
-		Set("type = ?", db.JobTypeWorkspaceBuild).Where("id = ?", job.ID).Exec(h.ctx)
-	require.NoError(t, err)
-	job = h.job(job.ID)
+	job = h.asBuild(job)
 	for range workflows.DefaultBuildResumptions + 1 {
 		h.lostWorker(job, nil)
 	}
-	env := h.workflowEnv()
-	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	require.NoError(t, h.runWorkflow(job))
 
 	got := h.job(job.ID)
 	require.Equal(t, db.JobFailed, got.Status)
@@ -148,15 +148,9 @@ func TestWorkflowBuildOfNonResumableProvisionerFails(t *testing.T) {
 		o.Provisioners = map[string]provisioner.Provisioner{"echo": plainProvisioner{echo.New()}}
 	})
 	job, _ := h.createImport(demoSpec)
-	_, err := h.db.NewUpdate().Model((*db.ProvisionerJob)(nil)).
-		Set("type = ?", db.JobTypeWorkspaceBuild).Where("id = ?", job.ID).Exec(h.ctx)
-	require.NoError(t, err)
-	job = h.job(job.ID)
+	job = h.asBuild(job)
 	h.lostWorker(job, nil)
-	env := h.workflowEnv()
-	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	require.NoError(t, h.runWorkflow(job))
 
 	got := h.job(job.ID)
 	require.Equal(t, db.JobFailed, got.Status)
@@ -181,9 +175,7 @@ func TestWorkflowCanceledJobOfLostWorkerEnds(t *testing.T) {
 		_, err := h.store.CancelJob(ctx, jobID)
 		return err
 	})
-	env := h.workflowEnv()
-	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
-	require.True(t, env.IsWorkflowCompleted())
+	_ = h.runWorkflow(job) // ends canceled
 
 	got := h.job(job.ID)
 	require.NotNil(t, got.CompletedAt, "the job is still %s after its workflow closed", got.Status)
@@ -221,10 +213,7 @@ func TestWorkflowWaitsForLiveClaim(t *testing.T) {
 		}
 	}()
 	defer func() { close(stop); <-done }()
-	env := h.workflowEnv()
-	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	require.NoError(t, h.runWorkflow(job))
 
 	got := h.job(job.ID)
 	require.Equal(t, db.JobSucceeded, got.Status)
@@ -238,10 +227,7 @@ func TestWorkflowInfrastructureFailureExhaustsRetries(t *testing.T) {
 		o.WorkDir = filepath.Join(t.TempDir(), "missing") // every attempt fails to create its directory
 	})
 	job, _ := h.createImport(demoSpec)
-	env := h.workflowEnv()
-	env.ExecuteWorkflow(workflows.ProvisionerJob, workflowInput(job))
-	require.True(t, env.IsWorkflowCompleted())
-	require.Error(t, env.GetWorkflowError())
+	require.Error(t, h.runWorkflow(job))
 
 	got := h.job(job.ID)
 	require.Equal(t, db.JobFailed, got.Status)
