@@ -49,6 +49,8 @@ type TemporalProcess struct {
 	args []string
 	// Addr is the frontend's host:port.
 	Addr string
+	// VisibilityURL is the Postgres URL of its visibility database.
+	VisibilityURL string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -84,6 +86,9 @@ func StartTemporalServerOn(t testing.TB, adminURL string) *TemporalProcess {
 	_, _ = rand.Read(suffix)
 	name := "berth_test_temporal_" + hex.EncodeToString(suffix)
 	p := &TemporalProcess{t: t, bin: bin}
+	vis := *admin
+	vis.Path = "/" + name + "_visibility"
+	p.VisibilityURL = vis.String()
 	t.Cleanup(func() {
 		p.Kill()
 		if t.Failed() {

@@ -121,6 +121,7 @@ type options struct {
 	logLevel         string
 	retention        time.Duration
 	setupSchema      bool
+	pruneVisibility  bool
 	namespaces       stringList
 	searchAttributes stringList
 	dynamicConfig    stringList
@@ -149,6 +150,7 @@ func defaultOptions() *options {
 		visibilityConns: envInt("TEMPORAL_VISIBILITY_MAX_CONNS", 4),
 		logLevel:        env("TEMPORAL_LOG_LEVEL", "warn"),
 		retention:       24 * time.Hour,
+		pruneVisibility: envBool("TEMPORAL_PRUNE_VISIBILITY_INDEXES", true),
 	}
 }
 
@@ -171,6 +173,7 @@ func (o *options) flags(cmd string) *flag.FlagSet {
 	fs.IntVar(&o.visibilityConns, "visibility-max-conns", o.visibilityConns, "PostgreSQL connections per service for visibility ($TEMPORAL_VISIBILITY_MAX_CONNS)")
 	fs.DurationVar(&o.retention, "retention", o.retention, "retention of closed workflows in namespaces this command creates")
 	fs.BoolVar(&o.setupSchema, "setup-schema", false, "create the databases and set up or upgrade the schemas first")
+	fs.BoolVar(&o.pruneVisibility, "prune-visibility-indexes", o.pruneVisibility, "drop the visibility indexes of unused search attribute slots and of Temporal features berth does not use; false restores them ($TEMPORAL_PRUNE_VISIBILITY_INDEXES)")
 	fs.Var(&o.namespaces, "namespace", "namespace to create if missing (repeatable; default: default)")
 	fs.Var(&o.searchAttributes, "search-attribute", "Name=Type custom search attribute to register in every namespace (repeatable)")
 	fs.Var(&o.dynamicConfig, "dynamic-config-value", "key=value dynamic config, value in YAML (repeatable)")
@@ -179,6 +182,13 @@ func (o *options) flags(cmd string) *flag.FlagSet {
 
 func env(key, def string) string {
 	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(key string, def bool) bool {
+	if v, err := strconv.ParseBool(os.Getenv(key)); err == nil {
 		return v
 	}
 	return def
@@ -304,6 +314,9 @@ func serve(o *options, logger log.Logger) error {
 	defer srv.Stop()
 	if err := o.register(ctx, addr); err != nil {
 		return err
+	}
+	if err := tuneVisibilityIndexes(ctx, o, logger); err != nil {
+		return fmt.Errorf("visibility indexes: %w", err)
 	}
 	settled := time.AfterFunc(settleAfterRegister, settle)
 	defer settled.Stop()

@@ -32,7 +32,12 @@ func setupSchemas(o *options, logger log.Logger) error {
 		if err != nil {
 			return fmt.Errorf("connect to database %s: %w", name, err)
 		}
-		err = setupSchema(conn, schemas[visibility], logger)
+		err = setupSchema(conn, schemas[visibility], logger, func(current string) error {
+			if !visibility {
+				return nil
+			}
+			return restoreBeforeUpgrade(o, current, schemas[visibility])
+		})
 		conn.Close()
 		if err != nil {
 			return fmt.Errorf("schema of database %s: %w", name, err)
@@ -41,13 +46,19 @@ func setupSchemas(o *options, logger log.Logger) error {
 	return nil
 }
 
-func setupSchema(conn *sqltool.Connection, dir string, logger log.Logger) error {
+// setupSchema sets up or upgrades one database; beforeUpdate is called
+// with the version of an existing schema before it is upgraded.
+func setupSchema(conn *sqltool.Connection, dir string, logger log.Logger, beforeUpdate func(current string) error) error {
 	// Serialise concurrent set-ups of the same database.
 	if err := conn.Exec("SELECT pg_advisory_lock(7233)"); err != nil {
 		return err
 	}
 	defer func() { _ = conn.Exec("SELECT pg_advisory_unlock(7233)") }()
-	if _, err := conn.ReadSchemaVersion(); err != nil {
+	if current, err := conn.ReadSchemaVersion(); err == nil {
+		if err := beforeUpdate(current); err != nil {
+			return err
+		}
+	} else {
 		if !isMissingTable(err) {
 			return fmt.Errorf("read schema version: %w", err)
 		}
