@@ -104,6 +104,14 @@ const jobQueueColumn = `(SELECT coalesce(json_agg(json_build_object(
 		(SELECT j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL AS yes) pending
 	WHERE ` + daemonMatchesJob + `)`
 
+// pendingQueueColumn is jobQueueColumn for the template version view,
+// whose JSON shows queue figures and matched provisioners only while the
+// job is pending: NULL (no daemons) once it has started, which spares the
+// daemons' subquery and its JSON on every poll of a running import. (A
+// build shows its matched provisioners whatever its job's status.)
+const pendingQueueColumn = `CASE WHEN j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL
+	THEN ` + jobQueueColumn + ` END`
+
 // queueDaemons is jobQueueColumn's value.
 type queueDaemons []struct {
 	ID       uuid.UUID `json:"id"`

@@ -124,7 +124,7 @@ func (v *VersionView) JobQueue() *JobQueue { return v.Queue.jobQueue() }
 // the worker that ran the job and the job's queue figures.
 func (s *Store) GetVersionView(ctx context.Context, versionID uuid.UUID) (*VersionView, error) {
 	v := new(VersionView)
-	err := s.queryPrepared(ctx, v, `SELECT `+s.columns(v)+`, coalesce(d.name, '') AS worker_name, `+jobQueueColumn+` AS queue
+	err := s.queryPrepared(ctx, v, `SELECT `+s.columns(v)+`, coalesce(d.name, '') AS worker_name, `+pendingQueueColumn+` AS queue
 		FROM template_versions v
 		JOIN provisioner_jobs j ON j.id = v.job_id
 		LEFT JOIN templates t ON t.id = v.template_id

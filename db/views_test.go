@@ -31,13 +31,21 @@ func TestGetVersionView(t *testing.T) {
 	require.Equal(t, uuid.Nil, got.Template.ID, "no template yet")
 	require.Empty(t, got.WorkerName)
 
-	worker := f.insertDaemon(f.org.ID, "w1", nil, db.Now())
+	worker := f.insertDaemon(f.org.ID, "w1", tags(nil), db.Now())
+	got, err = f.store.GetVersionView(f.ctx, v.ID)
+	require.NoError(t, err)
+	want, err := f.store.GetJobQueue(f.ctx, &got.Job)
+	require.NoError(t, err)
+	require.Equal(t, want, got.JobQueue(), "while pending, the queue figures of GetJobQueue")
+	require.Equal(t, []uuid.UUID{worker.ID}, got.JobQueue().AvailableWorkers)
+
 	_, err = f.store.ClaimJob(f.ctx, j.ID, db.Claim{WorkerID: worker.ID})
 	require.NoError(t, err)
 	got, err = f.store.GetVersionView(f.ctx, v.ID)
 	require.NoError(t, err)
 	require.Equal(t, db.JobRunning, got.Job.Status)
 	require.Equal(t, "w1", got.WorkerName)
+	require.Equal(t, &db.JobQueue{AvailableWorkers: []uuid.UUID{}}, got.JobQueue(), "no daemons once started")
 
 	_, err = f.store.GetVersionView(f.ctx, uuid.New())
 	require.ErrorIs(t, err, db.ErrNotFound)
