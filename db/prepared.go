@@ -20,9 +20,9 @@ type preparer struct {
 	db        *bun.DB
 	mu        sync.Mutex
 	stmts     map[string]*sql.Stmt
-	preparing map[string]bool         // background preparations under way
-	cols      map[reflect.Type]string // select lists of views (Store.columns)
-	max       int                     // statements kept at most (maxPrepared)
+	preparing map[string]bool    // background preparations under way
+	cols      map[colsKey]string // select lists of views (Store.columns)
+	max       int                // statements kept at most (maxPrepared)
 }
 
 // maxPrepared bounds the statements a preparer keeps: the fixed queries
@@ -31,7 +31,7 @@ type preparer struct {
 const maxPrepared = 256
 
 func newPreparer(db *bun.DB) *preparer {
-	return &preparer{db: db, stmts: map[string]*sql.Stmt{}, preparing: map[string]bool{}, cols: map[reflect.Type]string{}, max: maxPrepared}
+	return &preparer{db: db, stmts: map[string]*sql.Stmt{}, preparing: map[string]bool{}, cols: map[colsKey]string{}, max: maxPrepared}
 }
 
 // stmt returns the statement of a query, preparing it on first use. In a

@@ -32,11 +32,11 @@ type BuildView struct {
 // JobQueue returns the job's queue figures (GetJobQueue's).
 func (v *BuildView) JobQueue() *JobQueue { return v.Queue.jobQueue() }
 
-// buildViewQuery selects BuildViews, and extra columns if any, of the
-// builds b that meet its WHERE condition, which goes at the end ($1: the
-// online cutoff of the queue figures).
-func (s *Store) buildViewQuery(extra string) string {
-	return `SELECT ` + s.columns(new(BuildView)) + `, coalesce(d.name, '') AS worker_name,
+// buildViewQuery selects BuildViews (narrowed by sel, if not nil), and
+// extra columns if any, of the builds b that meet its WHERE condition,
+// which goes at the end ($1: the online cutoff of the queue figures).
+func (s *Store) buildViewQuery(extra string, sel *viewSelection) string {
+	return `SELECT ` + s.columns(new(BuildView), sel) + `, coalesce(d.name, '') AS worker_name,
 		org.name AS organization_name, ` + jobQueueColumn + ` AS queue` + extra + `
 		FROM workspace_builds b
 		JOIN workspaces w ON w.id = b.workspace_id
@@ -55,7 +55,7 @@ func (s *Store) buildViewQuery(extra string) string {
 // worker that ran it and the job's queue figures.
 func (s *Store) GetBuildView(ctx context.Context, buildID uuid.UUID) (*BuildView, error) {
 	v := new(BuildView)
-	err := s.queryPrepared(ctx, v, s.buildViewQuery("")+`b.id = $2`, Now().Add(-DaemonOnlineWindow), buildID)
+	err := s.queryPrepared(ctx, v, s.buildViewQuery("", nil)+`b.id = $2`, Now().Add(-DaemonOnlineWindow), buildID)
 	return v, wrap("get workspace build view", err)
 }
 
@@ -67,20 +67,33 @@ func (s *Store) GetLatestBuildView(ctx context.Context, workspaceID, callerID uu
 		Favorite  bool `bun:"favorite"`
 	}
 	err := s.queryPrepared(ctx, &v,
-		s.buildViewQuery(`, EXISTS (SELECT 1 FROM workspace_favorites f WHERE f.workspace_id = w.id AND f.user_id = $3) AS favorite`)+
+		s.buildViewQuery(`, EXISTS (SELECT 1 FROM workspace_favorites f WHERE f.workspace_id = w.id AND f.user_id = $3) AS favorite`, nil)+
 			`b.id = (SELECT id FROM workspace_builds WHERE workspace_id = $2 ORDER BY build_number DESC LIMIT 1)`,
 		Now().Add(-DaemonOnlineWindow), workspaceID, callerID)
 	return &v.BuildView, v.Favorite, wrap("get latest workspace build view", err)
 }
 
-// GetBuildViews reads GetBuildView's views of several builds in one query.
+// listSelection is what a workspace list shows of its latest builds'
+// views beside the workspace row it already has: scanning the ~130
+// columns of the full view was most of a list's CPU.
+var listSelection = &viewSelection{name: "list", only: map[string][]string{
+	"w__": {},
+	"o__": {"id", "username", "avatar_url"},
+	"i__": {"id", "username"},
+	"v__": {"id", "name"},
+	"t__": {"id", "name", "display_name", "icon", "allow_user_cancel_workspace_jobs", "active_version_id", "require_active_version", "deleted"},
+}}
+
+// GetBuildViews reads the views of several builds in one query, for a
+// workspace list: of the workspace, owner, initiator, version and template
+// only what the list shows (listSelection).
 func (s *Store) GetBuildViews(ctx context.Context, buildIDs []uuid.UUID) (map[uuid.UUID]*BuildView, error) {
 	out := make(map[uuid.UUID]*BuildView, len(buildIDs))
 	if len(buildIDs) == 0 {
 		return out, nil
 	}
 	var vs []*BuildView
-	if err := s.queryPrepared(ctx, &vs, s.buildViewQuery("")+`b.id = ANY($2::uuid[])`,
+	if err := s.queryPrepared(ctx, &vs, s.buildViewQuery("", listSelection)+`b.id = ANY($2::uuid[])`,
 		Now().Add(-DaemonOnlineWindow), uuidArray(buildIDs)); err != nil {
 		return nil, wrap("get workspace build views", err)
 	}
@@ -124,7 +137,7 @@ func (v *VersionView) JobQueue() *JobQueue { return v.Queue.jobQueue() }
 // the worker that ran the job and the job's queue figures.
 func (s *Store) GetVersionView(ctx context.Context, versionID uuid.UUID) (*VersionView, error) {
 	v := new(VersionView)
-	err := s.queryPrepared(ctx, v, `SELECT `+s.columns(v)+`, coalesce(d.name, '') AS worker_name, `+pendingQueueColumn+` AS queue
+	err := s.queryPrepared(ctx, v, `SELECT `+s.columns(v, nil)+`, coalesce(d.name, '') AS worker_name, `+pendingQueueColumn+` AS queue
 		FROM template_versions v
 		JOIN provisioner_jobs j ON j.id = v.job_id
 		LEFT JOIN templates t ON t.id = v.template_id
@@ -143,12 +156,17 @@ var viewOmits = map[string]bool{"provisioner_state": true, "hashed_password": tr
 
 // columns lists the columns of a view's embedded models for a select: each
 // model's table is joined under the alias its prefix names (b__ → b), and
-// every column but viewOmits is selected as "<prefix><column>".
-func (s *Store) columns(view any) string {
+// every column but viewOmits is selected as "<prefix><column>", or, for a
+// model the selection names, only the columns it lists.
+func (s *Store) columns(view any, sel *viewSelection) string {
 	t := reflect.TypeOf(view).Elem()
+	key := colsKey{t, ""}
+	if sel != nil {
+		key.sel = sel.name
+	}
 	s.prep.mu.Lock()
 	defer s.prep.mu.Unlock()
-	if c, ok := s.prep.cols[t]; ok {
+	if c, ok := s.prep.cols[key]; ok {
 		return c
 	}
 	var cols []string
@@ -160,17 +178,43 @@ func (s *Store) columns(view any) string {
 		}
 		alias := strings.TrimSuffix(prefix, "__")
 		table := s.db.Dialect().Tables().Get(f.Type)
-		names := make([]string, 0, len(table.FieldMap))
-		for name := range table.FieldMap {
-			if !viewOmits[name] {
-				names = append(names, name)
-			}
+		names, narrowed := []string(nil), false
+		if sel != nil {
+			names, narrowed = sel.only[prefix]
 		}
-		slices.Sort(names)
+		if narrowed {
+			for _, name := range names {
+				if _, ok := table.FieldMap[name]; !ok {
+					panic("view selection " + sel.name + ": " + table.Name + " has no column " + name)
+				}
+			}
+		} else {
+			for name := range table.FieldMap {
+				if !viewOmits[name] {
+					names = append(names, name)
+				}
+			}
+			slices.Sort(names)
+		}
 		for _, name := range names {
 			cols = append(cols, alias+`."`+name+`" AS "`+prefix+name+`"`)
 		}
 	}
-	s.prep.cols[t] = strings.Join(cols, ", ")
-	return s.prep.cols[t]
+	s.prep.cols[key] = strings.Join(cols, ", ")
+	return s.prep.cols[key]
+}
+
+// colsKey keys the cached select lists: a view type and a selection.
+type colsKey struct {
+	t   reflect.Type
+	sel string
+}
+
+// A viewSelection narrows a view's select list for a reader that shows
+// only part of it: for each embedded model it names (by prefix, "o__"),
+// only the listed columns are read (none for an empty list) and the rest
+// of the model stays zero.
+type viewSelection struct {
+	name string
+	only map[string][]string
 }
