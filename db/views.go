@@ -118,8 +118,9 @@ func uuidArray(ids []uuid.UUID) string {
 }
 
 // VersionView is a template version and what its JSON shows beside it.
-// Template and Creator are zero when the version has no template yet, or
-// its creator no longer exists.
+// Template and Creator hold only the columns versionSelection names, and
+// are zero when the version has no template yet, or its creator no longer
+// exists.
 type VersionView struct {
 	Version    TemplateVersion `bun:"embed:v__"`
 	Job        ProvisionerJob  `bun:"embed:j__"`
@@ -132,12 +133,20 @@ type VersionView struct {
 // JobQueue returns the job's queue figures (GetJobQueue's).
 func (v *VersionView) JobQueue() *JobQueue { return v.Queue.jobQueue() }
 
-// GetVersionView reads a template version with its import job, its
-// template (if it has one yet, deleted or not), its creator, the name of
-// the worker that ran the job and the job's queue figures.
+// versionSelection is what a template version's JSON shows of its template
+// and creator: clients poll it every few milliseconds.
+var versionSelection = &viewSelection{name: "version", only: map[string][]string{
+	"t__": {"id", "name", "display_name", "icon", "deleted"},
+	"u__": {"id", "username", "name", "avatar_url"},
+}}
+
+// GetVersionView reads a template version with its import job, what its
+// JSON shows of its template (if it has one yet, deleted or not) and of
+// its creator (versionSelection), the name of the worker that ran the job
+// and, while the job is pending, its queue figures.
 func (s *Store) GetVersionView(ctx context.Context, versionID uuid.UUID) (*VersionView, error) {
 	v := new(VersionView)
-	err := s.queryPrepared(ctx, v, `SELECT `+s.columns(v, nil)+`, coalesce(d.name, '') AS worker_name, `+pendingQueueColumn+` AS queue
+	err := s.queryPrepared(ctx, v, `SELECT `+s.columns(v, versionSelection)+`, coalesce(d.name, '') AS worker_name, `+pendingQueueColumn+` AS queue
 		FROM template_versions v
 		JOIN provisioner_jobs j ON j.id = v.job_id
 		LEFT JOIN templates t ON t.id = v.template_id

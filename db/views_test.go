@@ -26,8 +26,10 @@ func TestGetVersionView(t *testing.T) {
 	require.Equal(t, j.ID, got.Job.ID)
 	require.Equal(t, db.JobPending, got.Job.Status)
 	require.Equal(t, j.Tags, got.Job.Tags)
-	requireUTC(t, &got.Version.CreatedAt, &got.Job.CreatedAt, &got.Creator.CreatedAt)
+	requireUTC(t, &got.Version.CreatedAt, &got.Job.CreatedAt)
 	require.Equal(t, "alice", got.Creator.Username)
+	require.Equal(t, f.user.ID, got.Creator.ID)
+	require.Empty(t, got.Creator.Email, "only what the version's JSON shows of its creator")
 	require.Equal(t, uuid.Nil, got.Template.ID, "no template yet")
 	require.Empty(t, got.WorkerName)
 
