@@ -35,7 +35,7 @@ func (r *jobRun) loadBuild(ctx context.Context, in db.JobInput) (*buildFacts, er
 		return nil, &provisioner.JobError{Message: "build job has no workspace build"}
 	}
 	st := r.a.opts.Store
-	view, err := st.GetBuildView(ctx, in.WorkspaceBuildID.UUID)
+	view, err := st.GetBuildViewForRun(ctx, in.WorkspaceBuildID.UUID)
 	if err != nil {
 		return nil, fmt.Errorf("load build: %w", err)
 	}

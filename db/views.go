@@ -50,10 +50,20 @@ func (s *Store) buildViewQuery(extra string, sel *viewSelection) string {
 		WHERE `
 }
 
-// GetBuildView reads a build with its workspace, organization name, owner,
-// initiator, version, template (deleted ones too), job, the name of the
-// worker that ran it and the job's queue figures.
+// GetBuildView reads a build with its job, what the API shows of its
+// workspace, owner, initiator, version and template (buildSelection;
+// deleted templates too), the organization's name, the name of the worker
+// that ran it and the job's queue figures.
 func (s *Store) GetBuildView(ctx context.Context, buildID uuid.UUID) (*BuildView, error) {
+	v := new(BuildView)
+	err := s.queryPrepared(ctx, v, s.buildViewQuery("", buildSelection)+`b.id = $2`, Now().Add(-DaemonOnlineWindow), buildID)
+	return v, wrap("get workspace build view", err)
+}
+
+// GetBuildViewForRun is GetBuildView with every column of the rows beside
+// the build (but its state, which the build row has), for the worker that
+// runs it.
+func (s *Store) GetBuildViewForRun(ctx context.Context, buildID uuid.UUID) (*BuildView, error) {
 	v := new(BuildView)
 	err := s.queryPrepared(ctx, v, s.buildViewQuery("", nil)+`b.id = $2`, Now().Add(-DaemonOnlineWindow), buildID)
 	return v, wrap("get workspace build view", err)
@@ -67,33 +77,34 @@ func (s *Store) GetLatestBuildView(ctx context.Context, workspaceID, callerID uu
 		Favorite  bool `bun:"favorite"`
 	}
 	err := s.queryPrepared(ctx, &v,
-		s.buildViewQuery(`, EXISTS (SELECT 1 FROM workspace_favorites f WHERE f.workspace_id = w.id AND f.user_id = $3) AS favorite`, nil)+
+		s.buildViewQuery(`, EXISTS (SELECT 1 FROM workspace_favorites f WHERE f.workspace_id = w.id AND f.user_id = $3) AS favorite`, buildSelection)+
 			`b.id = (SELECT id FROM workspace_builds WHERE workspace_id = $2 ORDER BY build_number DESC LIMIT 1)`,
 		Now().Add(-DaemonOnlineWindow), workspaceID, callerID)
 	return &v.BuildView, v.Favorite, wrap("get latest workspace build view", err)
 }
 
-// listSelection is what a workspace list shows of its latest builds'
-// views beside the workspace row it already has: scanning the ~130
-// columns of the full view was most of a list's CPU.
-var listSelection = &viewSelection{name: "list", only: map[string][]string{
-	"w__": {},
+// buildSelection is what the API's build and workspace JSON shows of the
+// models beside a build (the workspace's JSON comes from its own row):
+// clients poll a build every few milliseconds while it runs, and a list
+// reads a page of them; scanning the ~130 columns of the full view was
+// most of the CPU of both. A worker running the build reads it in full
+// (GetBuildViewForRun).
+var buildSelection = &viewSelection{name: "build", only: map[string][]string{
+	"w__": {"id", "name", "owner_id", "organization_id", "template_id", "deleted"},
 	"o__": {"id", "username", "avatar_url"},
 	"i__": {"id", "username"},
 	"v__": {"id", "name"},
 	"t__": {"id", "name", "display_name", "icon", "allow_user_cancel_workspace_jobs", "active_version_id", "require_active_version", "deleted"},
 }}
 
-// GetBuildViews reads the views of several builds in one query, for a
-// workspace list: of the workspace, owner, initiator, version and template
-// only what the list shows (listSelection).
+// GetBuildViews reads GetBuildView's views of several builds in one query.
 func (s *Store) GetBuildViews(ctx context.Context, buildIDs []uuid.UUID) (map[uuid.UUID]*BuildView, error) {
 	out := make(map[uuid.UUID]*BuildView, len(buildIDs))
 	if len(buildIDs) == 0 {
 		return out, nil
 	}
 	var vs []*BuildView
-	if err := s.queryPrepared(ctx, &vs, s.buildViewQuery("", listSelection)+`b.id = ANY($2::uuid[])`,
+	if err := s.queryPrepared(ctx, &vs, s.buildViewQuery("", buildSelection)+`b.id = ANY($2::uuid[])`,
 		Now().Add(-DaemonOnlineWindow), uuidArray(buildIDs)); err != nil {
 		return nil, wrap("get workspace build views", err)
 	}
