@@ -14,7 +14,10 @@ import (
 // beside it, joined, read in one snapshot (so a job read as finished comes
 // with the results its completion wrote).
 
-// BuildView is a workspace build and what its JSON shows beside it.
+// BuildView is a workspace build and what its JSON shows beside it. The
+// API's reads (GetBuildView, GetLatestBuildView, GetBuildViews) fill only
+// the columns buildSelection names of the rows beside the build;
+// GetBuildViewForRun fills them all.
 type BuildView struct {
 	Build      WorkspaceBuild  `bun:"embed:b__"`
 	Workspace  Workspace       `bun:"embed:w__"`
