@@ -42,7 +42,18 @@ func TestTemporalServerPrunesVisibilityIndexes(t *testing.T) {
 		require.NoError(t, rows.Err())
 		return out
 	}
-	slotIndex := map[string]string{"Keyword": "by_keyword_", "KeywordList": "by_keyword_list_", "Int": "by_int_"}
+	// slotIndexes counts the indexes of custom slots by type.
+	slotIndexes := func(got map[string]bool) map[string]int {
+		out := map[string]int{}
+		for name := range got {
+			for typ, prefix := range map[string]string{"Keyword": "by_keyword_", "KeywordList": "by_keyword_list_", "Int": "by_int_"} {
+				if len(name) == len(prefix)+2 && strings.HasPrefix(name, prefix) {
+					out[typ]++
+				}
+			}
+		}
+		return out
+	}
 
 	tc, err := client.DialContext(ctx, client.Options{HostPort: ts.Addr, Namespace: "default"})
 	require.NoError(t, err)
@@ -50,14 +61,6 @@ func TestTemporalServerPrunesVisibilityIndexes(t *testing.T) {
 	got := indexes()
 	require.True(t, got["default_idx"] && got["by_workflow_id"] && got["by_status"], "the indexes Temporal's own lists use stay: %v", got)
 	require.False(t, got["by_batcher_user"] || got["by_temporal_scheduled_by_id"], "features berth does not use lose theirs: %v", got)
-	kept := map[string]int{}
-	for name := range got {
-		for typ, prefix := range slotIndex {
-			if len(name) == len(prefix)+2 && strings.HasPrefix(name, prefix) {
-				kept[typ]++
-			}
-		}
-	}
 	var keywords, lists int
 	for _, typ := range workflows.SearchAttributes() {
 		if typ == enums.INDEXED_VALUE_TYPE_KEYWORD_LIST {
@@ -66,7 +69,7 @@ func TestTemporalServerPrunesVisibilityIndexes(t *testing.T) {
 			keywords++
 		}
 	}
-	assert.Equal(t, map[string]int{"Keyword": keywords, "KeywordList": lists}, kept,
+	assert.Equal(t, map[string]int{"Keyword": keywords, "KeywordList": lists}, slotIndexes(got),
 		"one index per custom slot in use, none for the free ones")
 
 	// An attribute registered while the server runs gets its index back at
@@ -78,13 +81,7 @@ func TestTemporalServerPrunesVisibilityIndexes(t *testing.T) {
 	ts.Stop(syscall.SIGTERM)
 	require.NoError(t, ts.Start())
 	got = indexes()
-	ints := 0
-	for name := range got {
-		if len(name) == len("by_int_01") && strings.HasPrefix(name, "by_int_") {
-			ints++
-		}
-	}
-	assert.Equal(t, 1, ints, "the new Int attribute's slot is indexed again: %v", got)
+	assert.Equal(t, 1, slotIndexes(got)["Int"], "the new Int attribute's slot is indexed again: %v", got)
 	// The new attribute can be queried (by the caches of a fresh start).
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		_, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default", Query: "Extra = 3 AND WorkflowId = 'x'"})

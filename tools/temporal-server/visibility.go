@@ -105,19 +105,17 @@ func tuneVisibilityIndexes(ctx context.Context, o *options, logger log.Logger) e
 		return err
 	}
 	defer vis.Close()
-	used := map[string]bool{}
+	keep := func(string) bool { return true }
 	if o.pruneVisibility {
-		if used, err = o.usedSlots(ctx); err != nil {
+		used, err := o.usedSlots(ctx)
+		if err != nil {
 			return err
 		}
+		keep = func(index string) bool { return !prunable(index, used) }
 	}
-	keep := func(index string) bool { return !o.pruneVisibility || !prunable(index, used) }
 	restored, err := restoreIndexes(ctx, vis, keep)
 	if err != nil {
 		return err
-	}
-	if !o.pruneVisibility {
-		return nil
 	}
 	rows, err := queryPairs(ctx, vis, `SELECT indexname, indexdef FROM pg_indexes
 		WHERE schemaname = current_schema() AND tablename = 'executions_visibility'`)
@@ -206,7 +204,7 @@ func (o *options) usedSlots(ctx context.Context) (map[string]bool, error) {
 // expects; the next start prunes again.
 func restoreBeforeUpgrade(o *options, current, dir string) error {
 	newest, err := newestVersion(dir)
-	if err != nil || newest == "" || versionLess(newest, current) || newest == current {
+	if err != nil || !versionLess(current, newest) {
 		return err
 	}
 	ctx := context.Background()
