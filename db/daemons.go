@@ -91,6 +91,9 @@ func (s *Store) GetJobQueue(ctx context.Context, j *ProvisionerJob) (*JobQueue, 
 	return out.Queue.jobQueue(), nil
 }
 
+// jobPending is the condition that the job j waits for a worker.
+const jobPending = `j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL`
+
 // jobQueueColumn is a column of the daemons that match the job j, as JSON,
 // with the job's position and the queue's size on each online one while
 // the job is pending ($1: the daemons seen since are online).
@@ -101,7 +104,7 @@ const jobQueueColumn = `(SELECT coalesce(json_agg(json_build_object(
 		'size', CASE WHEN pending.yes AND d.last_seen_at > $1 THEN (SELECT count(*) FROM provisioner_jobs p
 			WHERE ` + pendingJobs + `) ELSE 0 END)), '[]')
 	FROM provisioner_daemons d,
-		(SELECT j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL AS yes) pending
+		(SELECT ` + jobPending + ` AS yes) pending
 	WHERE ` + daemonMatchesJob + `)`
 
 // pendingQueueColumn is jobQueueColumn for the template version view,
@@ -109,8 +112,7 @@ const jobQueueColumn = `(SELECT coalesce(json_agg(json_build_object(
 // job is pending: NULL (no daemons) once it has started, which spares the
 // daemons' subquery and its JSON on every poll of a running import. (A
 // build shows its matched provisioners whatever its job's status.)
-const pendingQueueColumn = `CASE WHEN j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL
-	THEN ` + jobQueueColumn + ` END`
+const pendingQueueColumn = `CASE WHEN ` + jobPending + ` THEN ` + jobQueueColumn + ` END`
 
 // queueDaemons is jobQueueColumn's value.
 type queueDaemons []struct {
@@ -236,7 +238,7 @@ func (s *Store) AdoptJobs(ctx context.Context, daemonID uuid.UUID, limit int) ([
 		FROM provisioner_daemons d
 		WHERE d.id = ? AND provisioner_jobs.id IN (
 			SELECT j.id FROM provisioner_jobs j, provisioner_daemons d
-			WHERE d.id = ? AND j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL
+			WHERE d.id = ? AND `+jobPending+`
 			AND j.task_queue <> d.task_queue AND `+daemonMatchesJob+`
 			AND NOT EXISTS (SELECT 1 FROM provisioner_daemons o WHERE o.task_queue = j.task_queue AND o.last_seen_at > ?)
 			ORDER BY j.created_at LIMIT ? FOR UPDATE OF j SKIP LOCKED)

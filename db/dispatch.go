@@ -102,7 +102,7 @@ var errSkipDispatch = errors.New("job needs no dispatch")
 // another queue). The lock takes no row lock and writes nothing, so the
 // transaction costs no commit; RunJob's claim records the start.
 func (s *Store) DispatchJob(ctx context.Context, jobID uuid.UUID, queue string, restart bool, start func(*JobFacts) error) (bool, error) {
-	cond := ` AND j.task_queue = $2 AND j.started_at IS NULL AND j.completed_at IS NULL AND j.canceled_at IS NULL`
+	cond := ` AND j.task_queue = $2 AND ` + jobPending
 	if !restart {
 		cond += ` AND j.workflow_started_at IS NULL`
 	}

@@ -58,17 +58,19 @@ func (s *Store) buildViewQuery(extra string, sel *viewSelection) string {
 // deleted templates too), the organization's name, the name of the worker
 // that ran it and the job's queue figures.
 func (s *Store) GetBuildView(ctx context.Context, buildID uuid.UUID) (*BuildView, error) {
-	v := new(BuildView)
-	err := s.queryPrepared(ctx, v, s.buildViewQuery("", buildSelection)+`b.id = $2`, Now().Add(-DaemonOnlineWindow), buildID)
-	return v, wrap("get workspace build view", err)
+	return s.getBuildView(ctx, buildID, buildSelection)
 }
 
 // GetBuildViewForRun is GetBuildView with every column of the rows beside
 // the build (but its state, which the build row has), for the worker that
 // runs it.
 func (s *Store) GetBuildViewForRun(ctx context.Context, buildID uuid.UUID) (*BuildView, error) {
+	return s.getBuildView(ctx, buildID, nil)
+}
+
+func (s *Store) getBuildView(ctx context.Context, buildID uuid.UUID, sel *viewSelection) (*BuildView, error) {
 	v := new(BuildView)
-	err := s.queryPrepared(ctx, v, s.buildViewQuery("", nil)+`b.id = $2`, Now().Add(-DaemonOnlineWindow), buildID)
+	err := s.queryPrepared(ctx, v, s.buildViewQuery("", sel)+`b.id = $2`, Now().Add(-DaemonOnlineWindow), buildID)
 	return v, wrap("get workspace build view", err)
 }
 
