@@ -92,6 +92,7 @@ type API struct {
 	log   *slog.Logger
 	opts  Options
 
+	keys    *httpmw.KeyCache
 	streams *streamLimiter
 	watches *watchHub
 	openapi openAPI
@@ -140,7 +141,7 @@ func New(opts Options) (*API, error) {
 		opts.MaxStreams = 4096
 	}
 	a := &API{store: opts.Store, ps: opts.PubSub, disp: opts.Dispatcher, jobs: opts.Jobs, log: opts.Log, opts: opts,
-		streams: newStreamLimiter(opts.MaxStreamsPerUser, opts.MaxStreams)}
+		keys: httpmw.NewKeyCache(opts.PubSub.AuthGeneration), streams: newStreamLimiter(opts.MaxStreamsPerUser, opts.MaxStreams)}
 	a.watches = newWatchHub(a)
 	return a, nil
 }
@@ -204,7 +205,7 @@ func (a *API) routes(root *gin.RouterGroup) {
 	r.POST("/users/first", loginLimit, a.h(a.createFirstUser))
 	r.POST("/users/login", loginLimit, a.h(a.login))
 
-	auth := root.Group("", httpmw.Authenticate(a.store, a.log), apiLimit)
+	auth := root.Group("", httpmw.Authenticate(a.store, a.keys, a.log), apiLimit)
 	auth.POST("/users/logout", a.h(a.logout))
 	auth.POST("/users", a.h(a.createUser))
 	auth.GET("/users/:user", a.h(a.user))

@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/berth-dev/berth/api/sdk"
 	"github.com/berth-dev/berth/internal/berthtest"
@@ -329,4 +332,77 @@ func TestOrganizationMembers(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, u.ID, got.UserID)
 	require.Equal(t, []sdk.SlimRole{}, got.Roles)
+}
+
+// TestKeyCacheSeesWritesElsewhere: the server serves keys from its cache
+// (a write made with the auth trigger disabled goes unseen), and a write made
+// anywhere else (another replica, a SQL session) applies within the time
+// its notification takes, well before the cache's own expiry.
+func TestKeyCacheSeesWritesElsewhere(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	d := berthtest.New(t, berthtest.Options{NoWorker: true})
+	owner := d.CreateFirstUser(ctx)
+	member, u := newUser(ctx, t, d, owner, "member")
+	require.Eventually(t, d.PubSub.Listening, 10*time.Second, 10*time.Millisecond)
+	me := func() error {
+		_, err := member.User(ctx, "me")
+		return err
+	}
+	require.NoError(t, me())
+	require.NoError(t, me())
+
+	// Unannounced, a suspension is not seen: the key came from the cache.
+	err := d.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx, "ALTER TABLE users DISABLE TRIGGER users_auth_changed")
+		if err == nil {
+			_, err = tx.ExecContext(ctx, "UPDATE users SET status = 'suspended' WHERE id = ?", u.ID)
+		}
+		if err == nil {
+			_, err = tx.ExecContext(ctx, "ALTER TABLE users ENABLE TRIGGER users_auth_changed")
+		}
+		return err
+	})
+	require.NoError(t, err)
+	require.NoError(t, me())
+	// Any announced change makes the server read keys again.
+	_, err = d.DB.ExecContext(ctx, "UPDATE users SET updated_at = now() WHERE id = ?", u.ID)
+	require.NoError(t, err)
+	suspended := `User is not active (status = "suspended"). Contact an admin to reactivate your account.`
+	eventuallyStatus := func(status int, message string) {
+		t.Helper()
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			err := me()
+			if status == http.StatusOK {
+				assert.NoError(c, err)
+				return
+			}
+			apiErr, ok := sdk.AsError(err)
+			if assert.True(c, ok, "want *sdk.Error, got %v", err) {
+				assert.Equal(c, status, apiErr.StatusCode())
+				assert.Equal(c, message, apiErr.Response.Message)
+			}
+		}, 2*time.Second, 5*time.Millisecond)
+	}
+	eventuallyStatus(http.StatusUnauthorized, suspended)
+
+	_, err = d.DB.ExecContext(ctx, "UPDATE users SET status = 'active' WHERE id = ?", u.ID)
+	require.NoError(t, err)
+	eventuallyStatus(http.StatusOK, "")
+	// Losing the organization: its pages are gone at once.
+	_, err = member.Organization(ctx, owner.OrganizationID.String())
+	require.NoError(t, err)
+	_, err = d.DB.ExecContext(ctx, "DELETE FROM organization_members WHERE user_id = ?", u.ID)
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		_, err := member.Organization(ctx, owner.OrganizationID.String())
+		apiErr, ok := sdk.AsError(err)
+		if assert.True(c, ok, "want *sdk.Error, got %v", err) {
+			assert.Equal(c, http.StatusNotFound, apiErr.StatusCode())
+		}
+	}, 2*time.Second, 5*time.Millisecond)
+	// A key revoked elsewhere.
+	_, err = d.DB.ExecContext(ctx, "DELETE FROM api_keys WHERE user_id = ?", u.ID)
+	require.NoError(t, err)
+	eventuallyStatus(http.StatusUnauthorized, "You are signed out or your session has expired. Please sign in again to continue.")
 }

@@ -122,6 +122,12 @@ type APIKeyWithUser struct {
 	Orgs map[uuid.UUID][]string `bun:"orgs,type:jsonb"`
 }
 
+// AuthChangedChannel is the Postgres NOTIFY channel on which a trigger
+// announces every write that can change what GetAPIKeyWithUser returns for
+// a key already in use (migration 20261205100000_auth_changed), so servers
+// caching keys read them afresh.
+const AuthChangedChannel = "berth_auth_changed"
+
 // GetAPIKeyWithUser returns the key with the given ID, its user and the
 // user's organization roles, in one query: authentication reads the user's
 // status and roles on every request, so a suspension, deletion or role

@@ -3,6 +3,7 @@
 package httpmw
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -124,19 +125,96 @@ func unauthorized(detail string) *httpapi.Error {
 	return httpapi.Errorf(http.StatusUnauthorized, SignedOutMessage).WithDetail("%s", detail)
 }
 
-// Authenticate resolves the session token to a user or answers 401.
-func Authenticate(store *db.Store, log *slog.Logger) gin.HandlerFunc {
+// Authenticate resolves the session token to a user or answers 401. With
+// a cache, keys are read from it when it can vouch for them, and every
+// request but a read invalidates it (KeyCache says why).
+func Authenticate(store *db.Store, cache *KeyCache, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if err := authenticate(c, store); err != nil {
+		if err := authenticate(c, store, cache); err != nil {
 			httpapi.RenderError(c, log, err)
 			c.Abort()
 			return
 		}
+		if cache == nil || isRead(c.Request.Method) {
+			c.Next()
+			return
+		}
+		w := &invalidatingWriter{ResponseWriter: c.Writer, cache: cache}
+		c.Writer = w
 		c.Next()
+		c.Writer = w.ResponseWriter
+		cache.Invalidate()
 	}
 }
 
-func authenticate(c *gin.Context, store *db.Store) error {
+func isRead(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+}
+
+// invalidatingWriter invalidates the key cache before the response starts,
+// so the client cannot send its next request before its effect is seen.
+type invalidatingWriter struct {
+	gin.ResponseWriter
+	cache   *KeyCache
+	started bool
+}
+
+func (w *invalidatingWriter) start() {
+	if !w.started {
+		w.started = true
+		w.cache.Invalidate()
+	}
+}
+
+func (w *invalidatingWriter) WriteHeaderNow() {
+	w.start()
+	w.ResponseWriter.WriteHeaderNow()
+}
+
+func (w *invalidatingWriter) Write(b []byte) (int, error) {
+	w.start()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *invalidatingWriter) WriteString(s string) (int, error) {
+	w.start()
+	return w.ResponseWriter.WriteString(s)
+}
+
+func (w *invalidatingWriter) Flush() {
+	w.start()
+	w.ResponseWriter.Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection (an upload
+// lifts its read deadline).
+func (w *invalidatingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// lookupKey reads a key with its user, from the cache when it can.
+func lookupKey(ctx context.Context, store *db.Store, cache *KeyCache, id string) (*db.APIKeyWithUser, error) {
+	if cache == nil {
+		return store.GetAPIKeyWithUser(ctx, id)
+	}
+	if kw, ok := cache.get(id); ok {
+		return kw, nil
+	}
+	gen, local, ok := cache.version()
+	kw, err := store.GetAPIKeyWithUser(ctx, id)
+	if err == nil && ok {
+		cache.put(id, kw, gen, local)
+	}
+	return kw, err
+}
+
+// invalidate invalidates cache, if any, after this request wrote a key or
+// user.
+func invalidate(cache *KeyCache) {
+	if cache != nil {
+		cache.Invalidate()
+	}
+}
+
+func authenticate(c *gin.Context, store *db.Store, cache *KeyCache) error {
 	token := TokenFromRequest(c.Request)
 	if token == "" {
 		return unauthorized(`Cookie "coder_session_token" or query parameter must be provided.`)
@@ -147,7 +225,7 @@ func authenticate(c *gin.Context, store *db.Store) error {
 		return unauthorized("Invalid API key format.")
 	}
 	ctx := c.Request.Context()
-	kw, err := store.GetAPIKeyWithUser(ctx, id)
+	kw, err := lookupKey(ctx, store, cache, id)
 	if errors.Is(err, db.ErrNotFound) {
 		return unauthorized("API key is invalid.")
 	}
@@ -161,8 +239,9 @@ func authenticate(c *gin.Context, store *db.Store) error {
 	if !now.Before(kw.Key.ExpiresAt) {
 		return unauthorized("API key expired at " + kw.Key.ExpiresAt.Format(time.RFC3339) + ".")
 	}
-	// The status comes from the same query as the key, on every request:
-	// a suspension applies to the next request, whatever the key.
+	// The status comes with the key, read on every request or cached until
+	// the user changes: a suspension applies to the next request, whatever
+	// the key.
 	switch kw.User.Status {
 	case db.UserStatusSuspended:
 		return httpapi.Errorf(http.StatusUnauthorized,
@@ -172,6 +251,7 @@ func authenticate(c *gin.Context, store *db.Store) error {
 		if err := store.ActivateDormantUser(ctx, kw.User.ID, now); err != nil {
 			return err
 		}
+		invalidate(cache)
 		kw.User.Status = db.UserStatusActive
 		kw.User.LastSeenAt = now
 	}
@@ -180,6 +260,7 @@ func authenticate(c *gin.Context, store *db.Store) error {
 		if err := store.TouchAPIKey(ctx, kw.Key.ID, kw.User.ID, now); err != nil {
 			return err
 		}
+		invalidate(cache)
 	}
 	user := kw.User
 	orgs := kw.Orgs

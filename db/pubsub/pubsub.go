@@ -1,7 +1,8 @@
-// Package pubsub fans Postgres job notifications out to the goroutines of
-// one server that follow job logs. Each server runs one listener; the
-// events come from the transactions that write logs and complete jobs, so
-// every API replica sees every job's progress.
+// Package pubsub is one server's Postgres notification listener. It fans
+// job notifications out to the goroutines that follow job logs (the events
+// come from the transactions that write logs and complete jobs, so every
+// API replica sees every job's progress), and counts the notices that keys
+// or users changed (db.AuthChangedChannel), which invalidate cached keys.
 package pubsub
 
 import (
@@ -66,10 +67,20 @@ type PubSub struct {
 
 	listening  atomic.Bool
 	reconnects atomic.Uint64
+	authGen    atomic.Uint64
 }
 
 // Listening reports whether the listener is connected and LISTENing now.
 func (p *PubSub) Listening() bool { return p.listening.Load() }
+
+// AuthGeneration counts the notices on db.AuthChangedChannel, and the
+// times the listener started listening (what it missed while it was not
+// is unknown). ok is false while it is not listening: then nothing read
+// from the database may be trusted to stay current.
+func (p *PubSub) AuthGeneration() (gen uint64, ok bool) {
+	gen = p.authGen.Load()
+	return gen, p.listening.Load()
+}
 
 // Reconnects counts the times the listener lost its connection.
 func (p *PubSub) Reconnects() uint64 { return p.reconnects.Load() }
@@ -132,6 +143,7 @@ func (p *PubSub) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		err := p.listen(ctx)
 		p.listening.Store(false)
+		p.authGen.Add(1)
 		if err != nil && ctx.Err() == nil {
 			p.reconnects.Add(1)
 			p.log.Warn("job event listener lost its connection", "err", err)
@@ -148,7 +160,7 @@ func (p *PubSub) Run(ctx context.Context) error {
 func (p *PubSub) listen(ctx context.Context) error {
 	ln := pgdriver.NewListener(p.db)
 	defer ln.Close()
-	if err := ln.Listen(ctx, db.JobEventsChannel); err != nil {
+	if err := ln.Listen(ctx, db.JobEventsChannel, db.AuthChangedChannel); err != nil {
 		return err
 	}
 	// LISTEN is only written to the socket; our own ping coming back proves
@@ -160,7 +172,7 @@ func (p *PubSub) listen(ctx context.Context) error {
 	listening := false
 	lastHeard := time.Now()
 	for {
-		_, payload, err := ln.ReceiveTimeout(ctx, pollInterval)
+		channel, payload, err := ln.ReceiveTimeout(ctx, pollInterval)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -178,13 +190,20 @@ func (p *PubSub) listen(ctx context.Context) error {
 			continue
 		}
 		lastHeard = time.Now()
-		// Anything heard proves LISTEN took effect.
-		p.listening.Store(true)
+		// Anything heard proves LISTEN took effect: followers that
+		// subscribed while it had not re-read, and keys read before are
+		// read again.
+		if !listening {
+			listening = true
+			p.authGen.Add(1)
+			p.listening.Store(true)
+			p.wakeAll()
+		}
+		if channel == db.AuthChangedChannel {
+			p.authGen.Add(1)
+			continue
+		}
 		if payload == pingPayload {
-			if !listening {
-				listening = true
-				p.wakeAll()
-			}
 			continue
 		}
 		var ev db.JobEvent

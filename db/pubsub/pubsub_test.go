@@ -223,11 +223,12 @@ func TestManySubscribersAndUnsubscribe(t *testing.T) {
 }
 
 // listenerPID returns the backend of the connection that LISTENs on the
-// job events channel (0 if there is not exactly one).
+// job events and auth channels (0 if there is not exactly one).
 func listenerPID(ctx context.Context, bdb *bun.DB) (int, error) {
 	var pids []int
 	err := bdb.NewRaw(`SELECT pid FROM pg_stat_activity
-		WHERE datname = current_database() AND query = ?`, `LISTEN "`+db.JobEventsChannel+`"`).Scan(ctx, &pids)
+		WHERE datname = current_database() AND query IN (?, ?)`,
+		`LISTEN "`+db.JobEventsChannel+`"`, `LISTEN "`+db.AuthChangedChannel+`"`).Scan(ctx, &pids)
 	if err != nil || len(pids) != 1 {
 		return 0, err
 	}
@@ -261,4 +262,39 @@ func TestListenerReconnects(t *testing.T) {
 	_, err = e.store.CancelJob(e.ctx, j.ID)
 	require.NoError(t, err)
 	require.Eventually(t, sub.Ended, 30*time.Second, 5*time.Millisecond, "events arrive after the reconnect")
+}
+
+// TestAuthGeneration: a write to users, api_keys or organization_members
+// (the auth trigger), and a lost connection, each move the generation; it
+// vouches for nothing while the listener is not listening.
+func TestAuthGeneration(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.awaitListening(t)
+	gen, ok := e.ps.AuthGeneration()
+	require.True(t, ok)
+	moved := func(what string) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			g, ok := e.ps.AuthGeneration()
+			return ok && g > gen
+		}, 30*time.Second, 5*time.Millisecond, what)
+		gen, _ = e.ps.AuthGeneration()
+	}
+	for _, stmt := range []string{
+		"UPDATE users SET status = 'suspended' WHERE id = ?",
+		"DELETE FROM organization_members WHERE user_id = ?",
+		"DELETE FROM api_keys WHERE user_id = ?",
+	} {
+		_, err := e.db.ExecContext(e.ctx, stmt, e.user.ID)
+		require.NoError(t, err)
+		moved(stmt)
+	}
+
+	pid, err := listenerPID(e.ctx, e.db)
+	require.NoError(t, err)
+	var killed bool
+	require.NoError(t, e.db.NewRaw("SELECT pg_terminate_backend(?)", pid).Scan(e.ctx, &killed))
+	require.True(t, killed)
+	moved("after the connection was lost")
 }

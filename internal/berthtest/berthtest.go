@@ -76,6 +76,7 @@ type Deployment struct {
 	API        *api.API
 	DB         *bun.DB
 	Store      *db.Store
+	PubSub     *pubsub.PubSub
 	Temporal   client.Client
 	Queues     workflows.Queues
 	Dispatcher *dispatch.Dispatcher
@@ -155,7 +156,7 @@ func New(t testing.TB, opts Options) *Deployment {
 	u, err := url.Parse(srv.URL)
 	require.NoError(t, err)
 	d := &Deployment{
-		t: t, URL: u, API: a, DB: bdb, Store: store, Temporal: tc, Queues: queues,
+		t: t, URL: u, API: a, DB: bdb, Store: store, PubSub: ps, Temporal: tc, Queues: queues,
 		Dispatcher: disp, Reconciler: rec, Log: log, provisioners: opts.Provisioners,
 	}
 	if d.provisioners == nil {
