@@ -125,7 +125,7 @@ func (r *jobRun) runBuild(ctx context.Context, prov provisioner.Provisioner, dir
 func (r *jobRun) buildResults(f *buildFacts, state []byte, resources []provisioner.Resource) resultsFn {
 	return func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
 		t := f.build.Transition
-		if err := tx.ReplaceJobResources(ctx, j.ID, toResources(j.ID, t, resources)); err != nil {
+		if err := tx.InsertJobResources(ctx, toResources(j.ID, t, resources)); err != nil {
 			return err
 		}
 		var deadline *time.Time

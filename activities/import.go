@@ -81,7 +81,7 @@ func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, di
 	// Variables are kept even when the import fails: the CLI reads them
 	// after REQUIRED_TEMPLATE_VARIABLES to prompt for values.
 	r.always = append(r.always, func(ctx context.Context, tx *db.Store, _ *db.ProvisionerJob) error {
-		return tx.ReplaceTemplateVersionVariables(ctx, versionID, vars)
+		return tx.InsertTemplateVersionVariables(ctx, vars)
 	})
 	if len(missing) > 0 {
 		return nil, &provisioner.JobError{
@@ -118,17 +118,17 @@ func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, di
 	return func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
 		resources := append(toResources(j.ID, provisioner.TransitionStart, start.Resources),
 			toResources(j.ID, provisioner.TransitionStop, stop.Resources)...)
-		if err := tx.ReplaceJobResources(ctx, j.ID, resources); err != nil {
+		if err := tx.InsertJobResources(ctx, resources); err != nil {
 			return err
 		}
 		params, err := toParameters(versionID, start.Parameters)
 		if err != nil {
 			return err
 		}
-		if err := tx.ReplaceTemplateVersionParameters(ctx, versionID, params); err != nil {
+		if err := tx.InsertTemplateVersionParameters(ctx, params); err != nil {
 			return err
 		}
-		if err := tx.ReplaceTemplateVersionPresets(ctx, versionID, toPresets(versionID, start.Presets)); err != nil {
+		if err := tx.InsertTemplateVersionPresets(ctx, toPresets(versionID, start.Presets)); err != nil {
 			return err
 		}
 		auth, err := json.Marshal(nonNil(start.ExternalAuth))
@@ -183,7 +183,7 @@ func (r *jobRun) runDryRun(ctx context.Context, prov provisioner.Provisioner, di
 		return nil, err
 	}
 	return func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
-		return tx.ReplaceJobResources(ctx, j.ID, toResources(j.ID, provisioner.TransitionStart, plan.Resources))
+		return tx.InsertJobResources(ctx, toResources(j.ID, provisioner.TransitionStart, plan.Resources))
 	}, nil
 }
 

@@ -259,7 +259,7 @@ func TestCompleteJob(t *testing.T) {
 			Results: func(ctx context.Context, tx *db.Store, locked *db.ProvisionerJob) error {
 				sawJob = locked.ID
 				require.Nil(t, locked.CompletedAt)
-				return tx.ReplaceJobResources(ctx, locked.ID, []db.WorkspaceResource{{
+				return tx.InsertJobResources(ctx, []db.WorkspaceResource{{
 					ID: uuid.New(), JobID: locked.ID, CreatedAt: db.Now(), Transition: "start", Type: "echo_instance", Name: "dev",
 					Metadata: []byte("[]"), Agents: []byte("[]"),
 				}})

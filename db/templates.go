@@ -65,16 +65,20 @@ func (s *Store) AttachTemplateVersion(ctx context.Context, versionID, templateID
 	return nil
 }
 
-// ReplaceTemplateVersionVariables replaces a version's variables.
-func (s *Store) ReplaceTemplateVersionVariables(ctx context.Context, versionID uuid.UUID, vs []TemplateVersionVariable) error {
-	if _, err := s.db.NewDelete().Model((*TemplateVersionVariable)(nil)).Where("template_version_id = ?", versionID).Exec(ctx); err != nil {
-		return wrap("delete template version variables", err)
-	}
-	if len(vs) == 0 {
+// insertRows inserts rows, if any.
+func insertRows[T any](ctx context.Context, s *Store, rows []T, action string) error {
+	if len(rows) == 0 {
 		return nil
 	}
-	_, err := s.db.NewInsert().Model(&vs).Exec(ctx)
-	return wrap("insert template version variables", err)
+	_, err := s.db.NewInsert().Model(&rows).Exec(ctx)
+	return wrap(action, err)
+}
+
+// InsertTemplateVersionVariables stores a version's variables. Like every
+// result of a job, they are written once, by the transaction that
+// completes the job (db.CompleteJob), so there are none to replace.
+func (s *Store) InsertTemplateVersionVariables(ctx context.Context, vs []TemplateVersionVariable) error {
+	return insertRows(ctx, s, vs, "insert template version variables")
 }
 
 // GetTemplateVersionVariables lists a version's variables in template order.
@@ -84,16 +88,10 @@ func (s *Store) GetTemplateVersionVariables(ctx context.Context, versionID uuid.
 	return vs, wrap("get template version variables", err)
 }
 
-// ReplaceTemplateVersionParameters replaces a version's rich parameters.
-func (s *Store) ReplaceTemplateVersionParameters(ctx context.Context, versionID uuid.UUID, ps []TemplateVersionParameter) error {
-	if _, err := s.db.NewDelete().Model((*TemplateVersionParameter)(nil)).Where("template_version_id = ?", versionID).Exec(ctx); err != nil {
-		return wrap("delete template version parameters", err)
-	}
-	if len(ps) == 0 {
-		return nil
-	}
-	_, err := s.db.NewInsert().Model(&ps).Exec(ctx)
-	return wrap("insert template version parameters", err)
+// InsertTemplateVersionParameters stores a version's rich parameters (once,
+// as InsertTemplateVersionVariables).
+func (s *Store) InsertTemplateVersionParameters(ctx context.Context, ps []TemplateVersionParameter) error {
+	return insertRows(ctx, s, ps, "insert template version parameters")
 }
 
 // GetTemplateVersionParameters lists a version's rich parameters by order, then name.
@@ -103,16 +101,10 @@ func (s *Store) GetTemplateVersionParameters(ctx context.Context, versionID uuid
 	return ps, wrap("get template version parameters", err)
 }
 
-// ReplaceJobResources replaces the resources a job reported.
-func (s *Store) ReplaceJobResources(ctx context.Context, jobID uuid.UUID, rs []WorkspaceResource) error {
-	if _, err := s.db.NewDelete().Model((*WorkspaceResource)(nil)).Where("job_id = ?", jobID).Exec(ctx); err != nil {
-		return wrap("delete job resources", err)
-	}
-	if len(rs) == 0 {
-		return nil
-	}
-	_, err := s.db.NewInsert().Model(&rs).Exec(ctx)
-	return wrap("insert job resources", err)
+// InsertJobResources stores the resources a job reported (once, as
+// InsertTemplateVersionVariables).
+func (s *Store) InsertJobResources(ctx context.Context, rs []WorkspaceResource) error {
+	return insertRows(ctx, s, rs, "insert job resources")
 }
 
 // GetJobResources lists the resources a job reported.
@@ -370,19 +362,10 @@ func (s *Store) GetVersionFacts(ctx context.Context, versionID, userID uuid.UUID
 	return f, wrap("get version facts", err)
 }
 
-// ReplaceTemplateVersionPresets stores a version's presets in order.
-func (s *Store) ReplaceTemplateVersionPresets(ctx context.Context, versionID uuid.UUID, ps []TemplateVersionPreset) error {
-	// The import's results commit with its completion, before any build can
-	// name one of the presets, so replacing them is safe.
-	if _, err := s.db.NewDelete().Model((*TemplateVersionPreset)(nil)).Where("template_version_id = ?", versionID).
-		Exec(ctx); err != nil {
-		return wrap("delete template version presets", err)
-	}
-	if len(ps) == 0 {
-		return nil
-	}
-	_, err := s.db.NewInsert().Model(&ps).Exec(ctx)
-	return wrap("insert template version presets", err)
+// InsertTemplateVersionPresets stores a version's presets in order (once,
+// as InsertTemplateVersionVariables, and before any build can name one).
+func (s *Store) InsertTemplateVersionPresets(ctx context.Context, ps []TemplateVersionPreset) error {
+	return insertRows(ctx, s, ps, "insert template version presets")
 }
 
 // GetTemplateVersionPresets returns a version's presets in order.
