@@ -106,18 +106,12 @@ func (s *Store) DispatchJob(ctx context.Context, jobID uuid.UUID, queue string, 
 	if !restart {
 		cond += ` AND j.workflow_started_at IS NULL`
 	}
+	// The lock is one more condition on the job's row (found by its
+	// primary key): no row when another process holds it.
+	cond += ` AND pg_try_advisory_xact_lock($3)`
 	err := s.InTx(ctx, func(tx *Store) error {
-		var locked struct {
-			OK bool `bun:"ok"`
-		}
-		if err := tx.queryPrepared(ctx, &locked, `SELECT pg_try_advisory_xact_lock($1) AS ok`, dispatchLockKey(jobID)); err != nil {
-			return wrap("lock job for dispatch", err)
-		}
-		if !locked.OK {
-			return errSkipDispatch
-		}
 		f := new(JobFacts)
-		err := tx.queryPrepared(ctx, f, jobFactsQuery+cond, jobID, queue)
+		err := tx.queryPrepared(ctx, f, jobFactsQuery+cond, jobID, queue, dispatchLockKey(jobID))
 		if err != nil {
 			err = wrap("get job facts", err)
 			if errors.Is(err, ErrNotFound) {
