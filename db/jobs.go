@@ -23,8 +23,7 @@ type JobEvent struct {
 	// WorkspaceID is set for events of build jobs and for changes to a
 	// workspace itself, so workspace watchers wake on either.
 	WorkspaceID uuid.UUID `json:"workspace_id,omitzero"`
-	AfterID     int64     `json:"after_id,omitempty"` // the last log id written
-	End         bool      `json:"end,omitempty"`      // the job reached a terminal state
+	End         bool      `json:"end,omitempty"` // the job reached a terminal state
 }
 
 // MaxLogBytes caps the log output stored per job, and MaxLogLines its
@@ -194,17 +193,22 @@ func (s *Store) AppendLogs(ctx context.Context, jobID uuid.UUID, logs []Provisio
 		if err != nil {
 			return err
 		}
-		_, err = tx.appendLogs(ctx, j, logs, false)
-		return err
+		if wrote, err := tx.insertLogs(ctx, j, logs, false); !wrote || err != nil {
+			return err
+		}
+		if _, err := tx.execPrepared(ctx, `UPDATE provisioner_jobs SET logs_length = $1, logs_lines = $2, logs_overflowed = $3, updated_at = $4 WHERE id = $5`,
+			j.LogsLength, j.LogsLines, j.LogsOverflowed, Now(), j.ID); err != nil {
+			return wrap("update log length", err)
+		}
+		return tx.notify(ctx, JobEvent{JobID: j.ID, WorkspaceID: j.WorkspaceID.UUID})
 	})
 }
 
-// appendLogs writes logs for a locked job and publishes a notification.
-// force keeps lines past the cap (reaper and completion lines).
-func (s *Store) appendLogs(ctx context.Context, j *ProvisionerJob, logs []ProvisionerJobLog, force bool) (int64, error) {
-	if len(logs) == 0 {
-		return 0, nil
-	}
+// insertLogs writes logs for a locked job and counts them in j (its
+// LogsLength, LogsLines and LogsOverflowed), which the caller stores in
+// the row before it notifies followers. It reports whether it wrote a
+// line. force keeps lines past the cap (reaper and completion lines).
+func (s *Store) insertLogs(ctx context.Context, j *ProvisionerJob, logs []ProvisionerJobLog, force bool) (bool, error) {
 	length, lines, overflowed := j.LogsLength, j.LogsLines, j.LogsOverflowed
 	keep := make([]ProvisionerJobLog, 0, len(logs))
 	for _, l := range logs {
@@ -227,18 +231,13 @@ func (s *Store) appendLogs(ctx context.Context, j *ProvisionerJob, logs []Provis
 		keep = append(keep, l)
 	}
 	if len(keep) == 0 {
-		return 0, nil
+		return false, nil
 	}
-	if _, err := s.db.NewInsert().Model(&keep).Returning("id").Exec(ctx); err != nil {
-		return 0, wrap("insert provisioner job logs", err)
-	}
-	last := keep[len(keep)-1].ID
-	if _, err := s.execPrepared(ctx, `UPDATE provisioner_jobs SET logs_length = $1, logs_lines = $2, logs_overflowed = $3, updated_at = $4 WHERE id = $5`,
-		length, lines, overflowed, Now(), j.ID); err != nil {
-		return 0, wrap("update log length", err)
+	if _, err := s.db.NewInsert().Model(&keep).Exec(ctx); err != nil {
+		return false, wrap("insert provisioner job logs", err)
 	}
 	j.LogsLength, j.LogsLines, j.LogsOverflowed = length, lines, overflowed
-	return last, s.notify(ctx, JobEvent{JobID: j.ID, WorkspaceID: j.WorkspaceID.UUID, AfterID: last})
+	return true, nil
 }
 
 // GetJobLogsAfter returns a job's logs with id > after, in id order.
@@ -301,7 +300,9 @@ func (s *Store) CompleteJob(ctx context.Context, jobID uuid.UUID, c Completion) 
 		if j.CompletedAt != nil || c.WorkerID != uuid.Nil && j.WorkerID.UUID != c.WorkerID {
 			return nil
 		}
-		if _, err := tx.appendLogs(ctx, j, c.Logs, c.Error != ""); err != nil {
+		// The lines are counted by the completing UPDATE, and announced
+		// with the end.
+		if _, err := tx.insertLogs(ctx, j, c.Logs, c.Error != ""); err != nil {
 			return err
 		}
 		if c.Results != nil {
@@ -315,8 +316,9 @@ func (s *Store) CompleteJob(ctx context.Context, jobID uuid.UUID, c Completion) 
 			}
 		}
 		if _, err := tx.execPrepared(ctx, `UPDATE provisioner_jobs SET completed_at = $1, started_at = coalesce(started_at, $1),
-			updated_at = $1, error = $2, error_code = $3, input = input - 'user_variable_values', canceled_at = CASE WHEN $4 THEN coalesce(canceled_at, $1) ELSE canceled_at END
-			WHERE id = $5`, Now(), c.Error, c.ErrorCode, c.Canceled, jobID); err != nil {
+			updated_at = $1, error = $2, error_code = $3, input = input - 'user_variable_values', canceled_at = CASE WHEN $4 THEN coalesce(canceled_at, $1) ELSE canceled_at END,
+			logs_length = $6, logs_lines = $7, logs_overflowed = $8
+			WHERE id = $5`, Now(), c.Error, c.ErrorCode, c.Canceled, jobID, j.LogsLength, j.LogsLines, j.LogsOverflowed); err != nil {
 			return wrap("complete provisioner job", err)
 		}
 		done = true
