@@ -67,7 +67,10 @@ type PubSub struct {
 
 	listening  atomic.Bool
 	reconnects atomic.Uint64
-	authGen    atomic.Uint64
+	// auth is AuthGeneration's state in one word (generation << 1, plus
+	// 1 while listening), so a reader gets both from one load. Only the
+	// listener's goroutine writes it.
+	auth atomic.Uint64
 }
 
 // Listening reports whether the listener is connected and LISTENing now.
@@ -78,8 +81,18 @@ func (p *PubSub) Listening() bool { return p.listening.Load() }
 // is unknown). ok is false while it is not listening: then nothing read
 // from the database may be trusted to stay current.
 func (p *PubSub) AuthGeneration() (gen uint64, ok bool) {
-	gen = p.authGen.Load()
-	return gen, p.listening.Load()
+	s := p.auth.Load()
+	return s >> 1, s&1 == 1
+}
+
+// authChanged moves the auth generation on and sets whether the listener
+// is listening.
+func (p *PubSub) authChanged(listening bool) {
+	s := p.auth.Load()&^1 + 2
+	if listening {
+		s |= 1
+	}
+	p.auth.Store(s)
 }
 
 // Reconnects counts the times the listener lost its connection.
@@ -143,7 +156,7 @@ func (p *PubSub) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		err := p.listen(ctx)
 		p.listening.Store(false)
-		p.authGen.Add(1)
+		p.authChanged(false)
 		if err != nil && ctx.Err() == nil {
 			p.reconnects.Add(1)
 			p.log.Warn("job event listener lost its connection", "err", err)
@@ -195,12 +208,12 @@ func (p *PubSub) listen(ctx context.Context) error {
 		// read again.
 		if !listening {
 			listening = true
-			p.authGen.Add(1)
+			p.authChanged(true)
 			p.listening.Store(true)
 			p.wakeAll()
 		}
 		if channel == db.AuthChangedChannel {
-			p.authGen.Add(1)
+			p.authChanged(true)
 			continue
 		}
 		if payload == pingPayload {
