@@ -61,13 +61,19 @@ func run() error {
 // They are soft: a process that needs more still gets it.
 var memoryLimits = map[string]int64{"server": 28 << 20, "worker": 20 << 20}
 
+// gcPercents are the processes' GOGC, unless GOGC says otherwise: the
+// server's heap grows by 60% of its live size between collections rather
+// than 100%, 2 MiB less resident after a bench run for a few percent more
+// of its CPU (the worker's limit already keeps its heap smaller).
+var gcPercents = map[string]int{"server": 60}
+
 func setMemoryLimit(command string) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
 	name, _, _ := strings.Cut(command, " ")
-	if limit, ok := memoryLimits[name]; ok {
+	if limit, ok := memoryLimits[name]; ok && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(limit)
+	}
+	if pct, ok := gcPercents[name]; ok && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(pct)
 	}
 }
 
