@@ -85,11 +85,11 @@ func workspaceListFilter(sf search.WorkspaceFilter, actor *httpmw.Actor) db.Work
 }
 
 // convertWorkspaceList converts a page of workspaces with two queries run
-// side by side, whatever the page size, and gives the same JSON as convertWorkspace gives
-// for each one: one reads every latest build's view (the build with the
-// rows shown beside it and its job's queue figures, in one snapshot, so a
-// job that reads as finished comes with its build's results), one the
-// resources of their jobs.
+// side by side, whatever the page size, and gives the same JSON as
+// convertWorkspace gives for each one: one reads every latest build's view
+// (the build with the rows shown beside it and its job's queue figures, in
+// one snapshot, so a job that reads as finished comes with its build's
+// results), one the resources of their jobs.
 func (a *API) convertWorkspaceList(ctx context.Context, rows []*db.WorkspaceListRow) ([]sdk.Workspace, error) {
 	out := make([]sdk.Workspace, 0, len(rows))
 	if len(rows) == 0 {

@@ -3,7 +3,6 @@
 package httpmw
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -125,9 +124,9 @@ func unauthorized(detail string) *httpapi.Error {
 	return httpapi.Errorf(http.StatusUnauthorized, SignedOutMessage).WithDetail("%s", detail)
 }
 
-// Authenticate resolves the session token to a user or answers 401. With
-// a cache, keys are read from it when it can vouch for them, and every
-// request but a read invalidates it (KeyCache says why).
+// Authenticate resolves the session token to a user or answers 401. Keys
+// are read from cache when it can vouch for them, and every request but a
+// read invalidates it (KeyCache says why).
 func Authenticate(store *db.Store, cache *KeyCache, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := authenticate(c, store, cache); err != nil {
@@ -135,7 +134,7 @@ func Authenticate(store *db.Store, cache *KeyCache, log *slog.Logger) gin.Handle
 			c.Abort()
 			return
 		}
-		if cache == nil || isRead(c.Request.Method) {
+		if isRead(c.Request.Method) {
 			c.Next()
 			return
 		}
@@ -190,30 +189,6 @@ func (w *invalidatingWriter) Flush() {
 // lifts its read deadline).
 func (w *invalidatingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// lookupKey reads a key with its user, from the cache when it can.
-func lookupKey(ctx context.Context, store *db.Store, cache *KeyCache, id string) (*db.APIKeyWithUser, error) {
-	if cache == nil {
-		return store.GetAPIKeyWithUser(ctx, id)
-	}
-	if kw, ok := cache.get(id); ok {
-		return kw, nil
-	}
-	gen, local, ok := cache.version()
-	kw, err := store.GetAPIKeyWithUser(ctx, id)
-	if err == nil && ok {
-		cache.put(id, kw, gen, local)
-	}
-	return kw, err
-}
-
-// invalidate invalidates cache, if any, after this request wrote a key or
-// user.
-func invalidate(cache *KeyCache) {
-	if cache != nil {
-		cache.Invalidate()
-	}
-}
-
 func authenticate(c *gin.Context, store *db.Store, cache *KeyCache) error {
 	token := TokenFromRequest(c.Request)
 	if token == "" {
@@ -225,7 +200,7 @@ func authenticate(c *gin.Context, store *db.Store, cache *KeyCache) error {
 		return unauthorized("Invalid API key format.")
 	}
 	ctx := c.Request.Context()
-	kw, err := lookupKey(ctx, store, cache, id)
+	kw, err := cache.lookup(ctx, store, id)
 	if errors.Is(err, db.ErrNotFound) {
 		return unauthorized("API key is invalid.")
 	}
@@ -251,7 +226,7 @@ func authenticate(c *gin.Context, store *db.Store, cache *KeyCache) error {
 		if err := store.ActivateDormantUser(ctx, kw.User.ID, now); err != nil {
 			return err
 		}
-		invalidate(cache)
+		cache.Invalidate()
 		kw.User.Status = db.UserStatusActive
 		kw.User.LastSeenAt = now
 	}
@@ -260,7 +235,7 @@ func authenticate(c *gin.Context, store *db.Store, cache *KeyCache) error {
 		if err := store.TouchAPIKey(ctx, kw.Key.ID, kw.User.ID, now); err != nil {
 			return err
 		}
-		invalidate(cache)
+		cache.Invalidate()
 	}
 	user := kw.User
 	orgs := kw.Orgs

@@ -1,6 +1,7 @@
 package httpmw
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"sync"
@@ -66,6 +67,19 @@ func (kc *KeyCache) version() (gen, local uint64, ok bool) {
 
 // Invalidate drops every entry.
 func (kc *KeyCache) Invalidate() { kc.local.Add(1) }
+
+// lookup reads a key with its user, from the cache when it can.
+func (kc *KeyCache) lookup(ctx context.Context, store *db.Store, id string) (*db.APIKeyWithUser, error) {
+	if kw, ok := kc.get(id); ok {
+		return kw, nil
+	}
+	gen, local, ok := kc.version()
+	kw, err := store.GetAPIKeyWithUser(ctx, id)
+	if err == nil && ok {
+		kc.put(id, kw, gen, local)
+	}
+	return kw, err
+}
 
 // get returns a copy of the cached key, if it is still valid.
 func (kc *KeyCache) get(id string) (*db.APIKeyWithUser, bool) {

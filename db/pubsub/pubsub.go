@@ -65,34 +65,33 @@ type PubSub struct {
 	mu   sync.Mutex
 	subs map[uuid.UUID]map[*Subscription]struct{}
 
-	listening  atomic.Bool
 	reconnects atomic.Uint64
-	// auth is AuthGeneration's state in one word (generation << 1, plus
-	// 1 while listening), so a reader gets both from one load. Only the
-	// listener's goroutine writes it.
-	auth atomic.Uint64
+	// state is the listener's state in one word: the auth generation
+	// shifted left by one, plus 1 while listening, so a reader gets both
+	// from one load. Only the listener's goroutine writes it.
+	state atomic.Uint64
 }
 
 // Listening reports whether the listener is connected and LISTENing now.
-func (p *PubSub) Listening() bool { return p.listening.Load() }
+func (p *PubSub) Listening() bool { return p.state.Load()&1 == 1 }
 
 // AuthGeneration counts the notices on db.AuthChangedChannel, and the
 // times the listener started listening (what it missed while it was not
 // is unknown). ok is false while it is not listening: then nothing read
 // from the database may be trusted to stay current.
 func (p *PubSub) AuthGeneration() (gen uint64, ok bool) {
-	s := p.auth.Load()
+	s := p.state.Load()
 	return s >> 1, s&1 == 1
 }
 
 // authChanged moves the auth generation on and sets whether the listener
 // is listening.
 func (p *PubSub) authChanged(listening bool) {
-	s := p.auth.Load()&^1 + 2
+	s := p.state.Load()&^1 + 2
 	if listening {
 		s |= 1
 	}
-	p.auth.Store(s)
+	p.state.Store(s)
 }
 
 // Reconnects counts the times the listener lost its connection.
@@ -155,7 +154,6 @@ func (p *PubSub) wakeAll() {
 func (p *PubSub) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		err := p.listen(ctx)
-		p.listening.Store(false)
 		p.authChanged(false)
 		if err != nil && ctx.Err() == nil {
 			p.reconnects.Add(1)
@@ -209,7 +207,6 @@ func (p *PubSub) listen(ctx context.Context) error {
 		if !listening {
 			listening = true
 			p.authChanged(true)
-			p.listening.Store(true)
 			p.wakeAll()
 		}
 		if channel == db.AuthChangedChannel {
