@@ -25,15 +25,6 @@ type JobQueued struct {
 	TaskQueue string    `json:"task_queue"`
 }
 
-func (s *Store) notifyQueued(ctx context.Context, jobID uuid.UUID, queue string) error {
-	b, err := json.Marshal(JobQueued{JobID: jobID, TaskQueue: queue})
-	if err != nil {
-		return fmt.Errorf("encode job queued event: %w", err)
-	}
-	_, err = s.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", JobQueuedChannel, string(b))
-	return wrap("notify job queued", err)
-}
-
 // JobFacts are the facts about a job its workflow start carries (search
 // attributes, memo, summary); workflows.JobFacts has the same fields.
 type JobFacts struct {

@@ -40,15 +40,42 @@ func (s *Store) selectJobs(model any) *bun.SelectQuery {
 }
 
 // InsertJob inserts a provisioner job and, if it is still to run, tells
-// the workers of its task queue (on JobQueuedChannel, at commit).
+// the workers of its task queue (on JobQueuedChannel, at commit), in one
+// statement.
 func (s *Store) InsertJob(ctx context.Context, j *ProvisionerJob) error {
-	if _, err := s.db.NewInsert().Model(j).Returning("job_status").Exec(ctx); err != nil {
-		return wrap("insert provisioner job", err)
+	return s.insertJob(ctx, j)
+}
+
+// InsertImportJob inserts a template version and its import job, and tells
+// the workers of the job's queue, in one statement: atomic without a
+// transaction, and one round trip between the API call and the workers
+// hearing of the job.
+func (s *Store) InsertImportJob(ctx context.Context, j *ProvisionerJob, v *TemplateVersion) error {
+	if v.ExternalAuthProviders == nil {
+		v.ExternalAuthProviders = []byte("[]")
 	}
-	if j.CompletedAt != nil {
-		return nil
+	return s.insertJob(ctx, j, s.db.NewInsert().Model(v))
+}
+
+// insertJob inserts a job, announces it (unless it is already complete)
+// and runs the other inserts given, as one statement of data-modifying
+// CTEs.
+func (s *Store) insertJob(ctx context.Context, j *ProvisionerJob, also ...*bun.InsertQuery) error {
+	q := s.db.NewSelect().With("j", s.db.NewInsert().Model(j).Returning("job_status")).
+		ColumnExpr("j.job_status").TableExpr("j")
+	if j.CompletedAt == nil {
+		b, err := json.Marshal(JobQueued{JobID: j.ID, TaskQueue: j.TaskQueue})
+		if err != nil {
+			return fmt.Errorf("encode job queued event: %w", err)
+		}
+		// A CTE that only reads runs when the query reads it: the join
+		// does (one row).
+		q = q.With("n", s.db.NewSelect().ColumnExpr("pg_notify(?, ?)", JobQueuedChannel, string(b))).TableExpr("n")
 	}
-	return s.notifyQueued(ctx, j.ID, j.TaskQueue)
+	for i, ins := range also {
+		q = q.With(fmt.Sprintf("also%d", i), ins)
+	}
+	return wrap("insert provisioner job", q.Scan(ctx, &j.Status))
 }
 
 // GetJobByID returns a job.
@@ -315,14 +342,21 @@ func (s *Store) CompleteJob(ctx context.Context, jobID uuid.UUID, c Completion) 
 				return err
 			}
 		}
-		if _, err := tx.execPrepared(ctx, `UPDATE provisioner_jobs SET completed_at = $1, started_at = coalesce(started_at, $1),
+		// The end is announced by the same statement (one round trip).
+		ev, err := json.Marshal(JobEvent{JobID: jobID, WorkspaceID: j.WorkspaceID.UUID, End: true})
+		if err != nil {
+			return fmt.Errorf("encode job event: %w", err)
+		}
+		if _, err := tx.execPrepared(ctx, `WITH u AS (UPDATE provisioner_jobs SET completed_at = $1, started_at = coalesce(started_at, $1),
 			updated_at = $1, error = $2, error_code = $3, input = input - 'user_variable_values', canceled_at = CASE WHEN $4 THEN coalesce(canceled_at, $1) ELSE canceled_at END,
 			logs_length = $6, logs_lines = $7, logs_overflowed = $8
-			WHERE id = $5`, Now(), c.Error, c.ErrorCode, c.Canceled, jobID, j.LogsLength, j.LogsLines, j.LogsOverflowed); err != nil {
+			WHERE id = $5 RETURNING id)
+			SELECT pg_notify($9, $10) FROM u`, Now(), c.Error, c.ErrorCode, c.Canceled, jobID, j.LogsLength, j.LogsLines, j.LogsOverflowed,
+			JobEventsChannel, string(ev)); err != nil {
 			return wrap("complete provisioner job", err)
 		}
 		done = true
-		return tx.notify(ctx, JobEvent{JobID: jobID, WorkspaceID: j.WorkspaceID.UUID, End: true})
+		return nil
 	})
 	return done, err
 }

@@ -99,12 +99,7 @@ func (c *Creator) Import(ctx context.Context, r ImportRequest) (*Import, error) 
 		if r.Name == "" {
 			v.Name = generateVersionName()
 		}
-		err = c.store.InTx(ctx, func(tx *db.Store) error {
-			if err := tx.InsertJob(ctx, job); err != nil {
-				return err
-			}
-			return tx.InsertTemplateVersion(ctx, v)
-		})
+		err = c.store.InsertImportJob(ctx, job, v)
 		var ce *db.ConflictError
 		if errors.As(err, &ce) && ce.Constraint == "template_versions_template_name_idx" {
 			if r.Name != "" || attempt >= 5 {
