@@ -116,26 +116,20 @@ func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, di
 	}
 
 	return func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
-		resources := append(toResources(j.ID, provisioner.TransitionStart, start.Resources),
-			toResources(j.ID, provisioner.TransitionStop, stop.Resources)...)
-		if err := tx.InsertJobResources(ctx, resources); err != nil {
-			return err
-		}
 		params, err := toParameters(versionID, start.Parameters)
 		if err != nil {
-			return err
-		}
-		if err := tx.InsertTemplateVersionParameters(ctx, params); err != nil {
-			return err
-		}
-		if err := tx.InsertTemplateVersionPresets(ctx, toPresets(versionID, start.Presets)); err != nil {
 			return err
 		}
 		auth, err := json.Marshal(nonNil(start.ExternalAuth))
 		if err != nil {
 			return fmt.Errorf("encode external auth: %w", err)
 		}
-		return tx.SetTemplateVersionImportResult(ctx, versionID, parsed.Readme, auth)
+		return tx.InsertImportResults(ctx, db.ImportResults{
+			VersionID: versionID,
+			Resources: append(toResources(j.ID, provisioner.TransitionStart, start.Resources),
+				toResources(j.ID, provisioner.TransitionStop, stop.Resources)...),
+			Parameters: params, Presets: toPresets(versionID, start.Presets), Readme: parsed.Readme, ExternalAuth: auth,
+		})
 	}, nil
 }
 

@@ -39,6 +39,28 @@ func (s *Store) InTx(ctx context.Context, fn func(*Store) error) error {
 	})
 }
 
+// execAll sends writes that return nothing as one string of statements:
+// one round trip, and atomic even outside a transaction (PostgreSQL runs
+// a string of statements as one). Nil queries are skipped.
+func (s *Store) execAll(ctx context.Context, action string, qs ...bun.Query) error {
+	var b []byte
+	for _, q := range qs {
+		if q == nil {
+			continue
+		}
+		var err error
+		if b, err = q.AppendQuery(s.prep.db.QueryGen(), b); err != nil {
+			return fmt.Errorf("%s: %w", action, err)
+		}
+		b = append(b, ";\n"...)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, string(b))
+	return wrap(action, err)
+}
+
 // mapErr turns driver errors into the package's sentinels and types.
 func mapErr(err error) error {
 	if err == nil {

@@ -39,15 +39,26 @@ func (s *Store) GetTemplateVersionsByTemplate(ctx context.Context, templateID uu
 	return vs, wrap("list template versions", err)
 }
 
-// SetTemplateVersionImportResult stores what an import found about the
-// version itself.
-func (s *Store) SetTemplateVersionImportResult(ctx context.Context, id uuid.UUID, readme string, externalAuth []byte) error {
-	q := s.db.NewUpdate().Model((*TemplateVersion)(nil)).Set("readme = ?", readme).Set("updated_at = ?", Now()).Where("id = ?", id)
-	if externalAuth != nil {
-		q = q.Set("external_auth_providers = ?", string(externalAuth))
+// ImportResults are what an import stores with its completion, beside its
+// variables (stored whatever the outcome).
+type ImportResults struct {
+	VersionID    uuid.UUID
+	Resources    []WorkspaceResource // of the start and stop plans
+	Parameters   []TemplateVersionParameter
+	Presets      []TemplateVersionPreset
+	Readme       string
+	ExternalAuth []byte // JSON array
+}
+
+// InsertImportResults stores an import's results in one round trip.
+func (s *Store) InsertImportResults(ctx context.Context, r ImportResults) error {
+	version := s.db.NewUpdate().Model((*TemplateVersion)(nil)).Set("readme = ?", r.Readme).Set("updated_at = ?", Now()).
+		Where("id = ?", r.VersionID)
+	if r.ExternalAuth != nil {
+		version = version.Set("external_auth_providers = ?", string(r.ExternalAuth))
 	}
-	_, err := q.Exec(ctx)
-	return wrap("set template version import result", err)
+	return s.execAll(ctx, "store import results",
+		insertQuery(s, r.Resources), insertQuery(s, r.Parameters), insertQuery(s, r.Presets), version)
 }
 
 // AttachTemplateVersion makes a template the owner of a version that had none.
@@ -74,6 +85,14 @@ func insertRows[T any](ctx context.Context, s *Store, rows []T, action string) e
 	return wrap(action, err)
 }
 
+// insertQuery is the insert of rows, nil for none (execAll skips it).
+func insertQuery[T any](s *Store, rows []T) bun.Query {
+	if len(rows) == 0 {
+		return nil
+	}
+	return s.db.NewInsert().Model(&rows)
+}
+
 // InsertTemplateVersionVariables stores a version's variables. Like every
 // result of a job, they are written once, by the transaction that
 // completes the job (db.CompleteJob), so there are none to replace.
@@ -86,12 +105,6 @@ func (s *Store) GetTemplateVersionVariables(ctx context.Context, versionID uuid.
 	vs := []TemplateVersionVariable{}
 	err := s.db.NewSelect().Model(&vs).Where("template_version_id = ?", versionID).OrderExpr("position").Scan(ctx)
 	return vs, wrap("get template version variables", err)
-}
-
-// InsertTemplateVersionParameters stores a version's rich parameters (once,
-// as InsertTemplateVersionVariables).
-func (s *Store) InsertTemplateVersionParameters(ctx context.Context, ps []TemplateVersionParameter) error {
-	return insertRows(ctx, s, ps, "insert template version parameters")
 }
 
 // GetTemplateVersionParameters lists a version's rich parameters by order, then name.
@@ -360,12 +373,6 @@ func (s *Store) GetVersionFacts(ctx context.Context, versionID, userID uuid.UUID
 		FROM template_versions v LEFT JOIN templates t ON t.id = v.template_id JOIN users u ON u.id = $1
 		WHERE v.id = $2`, userID, versionID)
 	return f, wrap("get version facts", err)
-}
-
-// InsertTemplateVersionPresets stores a version's presets in order (once,
-// as InsertTemplateVersionVariables, and before any build can name one).
-func (s *Store) InsertTemplateVersionPresets(ctx context.Context, ps []TemplateVersionPreset) error {
-	return insertRows(ctx, s, ps, "insert template version presets")
 }
 
 // GetTemplateVersionPresets returns a version's presets in order.
