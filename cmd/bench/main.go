@@ -91,7 +91,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.LogDelay, "log-delay", 37*time.Millisecond, "delay before each followed log line")
 	fs.DurationVar(&c.JobTimeout, "job-timeout", 60*time.Second, "longest wait for one job")
 	phases := fs.String("phases", "imports,logs,builds,list,rss", "measurements to run, in this order")
-	fs.StringVar(&c.ProfileDir, "profile", "", "record CPU profiles of the server and the first worker during the concurrent imports and the first build run into this directory")
+	fs.StringVar(&c.ProfileDir, "profile", "", "record CPU profiles of the server, the first worker and Temporal during each import run and the first build run into this directory")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

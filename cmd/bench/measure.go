@@ -266,10 +266,7 @@ func (b *bench) measureImports(ctx context.Context) error {
 		}
 		logf("imports: %d with %d client(s)", r.n, r.clients)
 		cpu0 := b.cpu()
-		waitProfile := func() {}
-		if r.clients > 1 {
-			waitProfile = b.profile(ctx, "imports", 5)
-		}
+		waitProfile := b.profile(ctx, fmt.Sprintf("imports-%dc", r.clients), 5)
 		var (
 			mu             sync.Mutex
 			client, server []time.Duration
