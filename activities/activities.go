@@ -59,6 +59,8 @@ type Options struct {
 type Activities struct {
 	opts Options
 
+	files *fileCache
+
 	mu      sync.Mutex
 	running map[uuid.UUID]chan struct{} // jobs RunJob runs, closed when it returns
 }
@@ -97,7 +99,7 @@ func New(opts Options) (*Activities, error) {
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = time.Second
 	}
-	return &Activities{opts: opts, running: map[uuid.UUID]chan struct{}{}}, nil
+	return &Activities{opts: opts, files: newFileCache(), running: map[uuid.UUID]chan struct{}{}}, nil
 }
 
 // DefaultClaimLapse is how long a claimed job may go untouched before

@@ -393,8 +393,8 @@ func (r *jobRun) init(ctx context.Context, prov provisioner.Provisioner, dir str
 
 // prepareDir extracts the job's archive into a fresh directory.
 func (r *jobRun) prepareDir(ctx context.Context) (string, error) {
-	file, err := retryTransient(ctx, r, "get template file", func() (*db.File, error) {
-		return r.a.opts.Store.GetFileByID(ctx, r.job.FileID)
+	data, err := retryTransient(ctx, r, "get template file", func() ([]byte, error) {
+		return r.a.files.get(ctx, r.a.opts.Store, r.job.FileID)
 	})
 	if err != nil {
 		return "", fmt.Errorf("get template file: %w", err)
@@ -403,7 +403,7 @@ func (r *jobRun) prepareDir(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create job directory: %w", err)
 	}
-	if err := provisioner.Extract(ctx, file.Data, dir, provisioner.Limits{}); err != nil {
+	if err := provisioner.Extract(ctx, data, dir, provisioner.Limits{}); err != nil {
 		os.RemoveAll(dir)
 		if errors.Is(err, provisioner.ErrInvalidArchive) {
 			return "", &provisioner.JobError{Message: err.Error()}
