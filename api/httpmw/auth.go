@@ -126,7 +126,7 @@ func unauthorized(detail string) *httpapi.Error {
 
 // Authenticate resolves the session token to a user or answers 401. Keys
 // are read from cache when it can vouch for them, and every request but a
-// read invalidates it (KeyCache says why).
+// read or a route marked KeepsSessions invalidates it (KeyCache says why).
 func Authenticate(store *db.Store, cache *KeyCache, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := authenticate(c, store, cache); err != nil {
@@ -134,17 +134,39 @@ func Authenticate(store *db.Store, cache *KeyCache, log *slog.Logger) gin.Handle
 			c.Abort()
 			return
 		}
-		if isRead(c.Request.Method) {
-			c.Next()
-			return
-		}
-		w := &invalidatingWriter{ResponseWriter: c.Writer, cache: cache}
-		c.Writer = w
+		invalidateOnWrite(c, cache)
+	}
+}
+
+// invalidateOnWrite runs the rest of the chain; a write the route does not
+// mark KeepsSessions invalidates the cache before its response starts and
+// again when it ends.
+func invalidateOnWrite(c *gin.Context, cache *KeyCache) {
+	if isRead(c.Request.Method) {
 		c.Next()
-		c.Writer = w.ResponseWriter
+		return
+	}
+	w := &invalidatingWriter{ResponseWriter: c.Writer, c: c, cache: cache}
+	c.Writer = w
+	c.Next()
+	c.Writer = w.ResponseWriter
+	if !keepsSessions(c) {
 		cache.Invalidate()
 	}
 }
+
+const keepsSessionsKey = "berth.keeps_sessions"
+
+// KeepsSessions marks a route whose writes never touch api_keys, users or
+// organization_members (a job's creation or cancel, an upload), so its
+// requests leave the key cache alone: clients create jobs far more often
+// than anything else, and each invalidation costs every client's next
+// request a query. A route left unmarked by mistake only costs that; one
+// marked by mistake would let the next request see the old session until
+// the trigger's notification arrives, a few milliseconds later.
+func KeepsSessions(c *gin.Context) { c.Set(keepsSessionsKey, true) }
+
+func keepsSessions(c *gin.Context) bool { return c.GetBool(keepsSessionsKey) }
 
 func isRead(method string) bool {
 	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
@@ -154,6 +176,7 @@ func isRead(method string) bool {
 // so the client cannot send its next request before its effect is seen.
 type invalidatingWriter struct {
 	gin.ResponseWriter
+	c       *gin.Context
 	cache   *KeyCache
 	started bool
 }
@@ -161,7 +184,9 @@ type invalidatingWriter struct {
 func (w *invalidatingWriter) start() {
 	if !w.started {
 		w.started = true
-		w.cache.Invalidate()
+		if !keepsSessions(w.c) {
+			w.cache.Invalidate()
+		}
 	}
 }
 

@@ -1,9 +1,12 @@
 package httpmw
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
@@ -69,4 +72,37 @@ func TestKeyCache(t *testing.T) {
 	kc.put(key.Key.ID, key, g, l)
 	_, hit = kc.get(key.Key.ID)
 	require.False(t, hit)
+}
+
+// TestKeepsSessions: a write invalidates the cache before its response's
+// first byte, unless its route is marked KeepsSessions; reads never do.
+func TestKeepsSessions(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	kc := NewKeyCache(func() (uint64, bool) { return 0, true })
+	key := &db.APIKeyWithUser{Key: db.APIKey{ID: "abcdefghij"}}
+	fill := func() {
+		g, l, _ := kc.version()
+		kc.put(key.Key.ID, key, g, l)
+	}
+	cached := func() bool { _, hit := kc.get(key.Key.ID); return hit }
+	var cachedAfterWrite bool
+	respond := func(c *gin.Context) {
+		c.String(http.StatusOK, "ok")
+		cachedAfterWrite = cached()
+	}
+	r := gin.New()
+	r.Use(func(c *gin.Context) { invalidateOnWrite(c, kc) })
+	r.POST("/kept", KeepsSessions, respond)
+	r.POST("/unmarked", respond)
+	r.GET("/read", respond)
+
+	for _, tc := range []struct {
+		method, path string
+		kept         bool
+	}{{http.MethodPost, "/kept", true}, {http.MethodPost, "/unmarked", false}, {http.MethodGet, "/read", true}} {
+		fill()
+		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(tc.method, tc.path, nil))
+		require.Equal(t, tc.kept, cachedAfterWrite, "%s %s, as its response started", tc.method, tc.path)
+		require.Equal(t, tc.kept, cached(), "%s %s, once it ended", tc.method, tc.path)
+	}
 }
