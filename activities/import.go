@@ -48,6 +48,8 @@ func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, di
 		return nil, &provisioner.JobError{Message: "import job has no template version"}
 	}
 	versionID := in.TemplateVersionID.UUID
+	// The version's facts are read while the template is parsed.
+	versionMeta := r.versionMetaAsync(ctx, versionID)
 	if err := r.init(ctx, prov, dir); err != nil {
 		return nil, err
 	}
@@ -90,7 +92,7 @@ func (r *jobRun) runImport(ctx context.Context, prov provisioner.Provisioner, di
 		}
 	}
 
-	meta, err := r.versionMeta(ctx, versionID)
+	meta, err := versionMeta()
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +181,24 @@ func (r *jobRun) runDryRun(ctx context.Context, prov provisioner.Provisioner, di
 	return func(ctx context.Context, tx *db.Store, j *db.ProvisionerJob) error {
 		return tx.InsertJobResources(ctx, toResources(j.ID, provisioner.TransitionStart, plan.Resources))
 	}, nil
+}
+
+// versionMetaAsync starts reading versionMeta; the function it returns
+// waits for it.
+func (r *jobRun) versionMetaAsync(ctx context.Context, versionID uuid.UUID) func() (provisioner.WorkspaceMeta, error) {
+	var (
+		meta provisioner.WorkspaceMeta
+		err  error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		meta, err = r.versionMeta(ctx, versionID)
+	}()
+	return func() (provisioner.WorkspaceMeta, error) {
+		<-done
+		return meta, err
+	}
 }
 
 // versionMeta describes an import's or dry-run's workspace: the version's
