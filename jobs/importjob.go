@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -39,27 +40,45 @@ type Import struct {
 	Template *db.Template // nil when unattached
 }
 
-// Import creates a template version and its import job in one transaction,
+// Import creates a template version and its import job in one statement,
 // whose commit announces the job to its workers.
 func (c *Creator) Import(ctx context.Context, r ImportRequest) (*Import, error) {
 	org := r.Organization
 	out := &Import{}
-	if r.TemplateID != uuid.Nil {
-		tpl, err := c.store.GetTemplateByID(ctx, r.TemplateID)
-		if errors.Is(err, db.ErrNotFound) || err == nil && tpl.OrganizationID != org.ID {
-			return nil, ErrTemplateNotFound
-		}
-		if err != nil {
-			return nil, err
-		}
-		out.Template = tpl
+	job := &db.ProvisionerJob{
+		ID: uuid.New(), OrganizationID: org.ID, InitiatorID: r.Initiator.ID,
+		Provisioner: r.Provisioner, StorageMethod: "file", Type: db.JobTypeTemplateVersionImport,
+		Tags: db.NormalizeTags(r.Tags, uuid.NullUUID{UUID: r.Initiator.ID, Valid: true}),
 	}
-	file, err := c.store.GetFileMeta(ctx, r.FileID)
-	if errors.Is(err, db.ErrNotFound) || err == nil && file.CreatedBy != r.Initiator.ID && !r.AnyFile {
+	// The template, the file and the job's queue are looked up side by
+	// side: three reads, one round trip of waiting.
+	var (
+		wg                        sync.WaitGroup
+		file                      *db.File
+		matched                   bool
+		tplErr, fileErr, queueErr error
+	)
+	if r.TemplateID != uuid.Nil {
+		wg.Go(func() { out.Template, tplErr = c.store.GetTemplateByID(ctx, r.TemplateID) })
+	}
+	wg.Go(func() { file, fileErr = c.store.GetFileMeta(ctx, r.FileID) })
+	wg.Go(func() {
+		fallback := c.opts.Queues.Provisioner(org.ID, []string{r.Provisioner}, job.Tags)
+		job.TaskQueue, matched, queueErr = pickQueue(ctx, c.store, job, fallback)
+	})
+	wg.Wait()
+	if errors.Is(tplErr, db.ErrNotFound) || tplErr == nil && out.Template != nil && out.Template.OrganizationID != org.ID {
+		return nil, ErrTemplateNotFound
+	}
+	if errors.Is(fileErr, db.ErrNotFound) || fileErr == nil && file.CreatedBy != r.Initiator.ID && !r.AnyFile {
 		return nil, ErrFileNotFound
 	}
-	if err != nil {
+	if err := errors.Join(tplErr, fileErr, queueErr); err != nil {
 		return nil, err
+	}
+	if !matched {
+		c.opts.Log.Warn("no provisioner daemon matches the job's tags; it stays pending until one starts",
+			"organization_id", org.ID, "provisioner", r.Provisioner, "tags", job.Tags)
 	}
 
 	now := c.now()
@@ -72,20 +91,7 @@ func (c *Creator) Import(ctx context.Context, r ImportRequest) (*Import, error) 
 	if err != nil {
 		return nil, fmt.Errorf("encode job input: %w", err)
 	}
-	job := &db.ProvisionerJob{
-		ID: uuid.New(), CreatedAt: now, UpdatedAt: now, OrganizationID: org.ID, InitiatorID: r.Initiator.ID,
-		Provisioner: r.Provisioner, StorageMethod: "file", Type: db.JobTypeTemplateVersionImport,
-		Input: input, Tags: db.NormalizeTags(r.Tags, uuid.NullUUID{UUID: r.Initiator.ID, Valid: true}), FileID: file.ID,
-	}
-	fallback := c.opts.Queues.Provisioner(org.ID, []string{r.Provisioner}, job.Tags)
-	var matched bool
-	if job.TaskQueue, matched, err = pickQueue(ctx, c.store, job, fallback); err != nil {
-		return nil, err
-	}
-	if !matched {
-		c.opts.Log.Warn("no provisioner daemon matches the job's tags; it stays pending until one starts",
-			"organization_id", org.ID, "provisioner", r.Provisioner, "tags", job.Tags)
-	}
+	job.CreatedAt, job.UpdatedAt, job.Input, job.FileID = now, now, input, file.ID
 	v := &db.TemplateVersion{
 		ID: versionID, OrganizationID: org.ID, Message: r.Message, JobID: job.ID,
 		CreatedBy: r.Initiator.ID, CreatedAt: now, UpdatedAt: now,
