@@ -78,11 +78,7 @@ func (s *Store) AttachTemplateVersion(ctx context.Context, versionID, templateID
 
 // insertRows inserts rows, if any.
 func insertRows[T any](ctx context.Context, s *Store, rows []T, action string) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	_, err := s.db.NewInsert().Model(&rows).Exec(ctx)
-	return wrap(action, err)
+	return s.execAll(ctx, action, insertQuery(s, rows))
 }
 
 // insertQuery is the insert of rows, nil for none (execAll skips it).
