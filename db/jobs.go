@@ -64,13 +64,13 @@ func (s *Store) insertJob(ctx context.Context, j *ProvisionerJob, also ...*bun.I
 	q := s.db.NewSelect().With("j", s.db.NewInsert().Model(j).Returning("job_status")).
 		ColumnExpr("j.job_status").TableExpr("j")
 	if j.CompletedAt == nil {
-		b, err := json.Marshal(JobQueued{JobID: j.ID, TaskQueue: j.TaskQueue})
+		msg, err := payload(JobQueued{JobID: j.ID, TaskQueue: j.TaskQueue})
 		if err != nil {
-			return fmt.Errorf("encode job queued event: %w", err)
+			return err
 		}
 		// A CTE that only reads runs when the query reads it: the join
 		// does (one row).
-		q = q.With("n", s.db.NewSelect().ColumnExpr("pg_notify(?, ?)", JobQueuedChannel, string(b))).TableExpr("n")
+		q = q.With("n", s.db.NewSelect().ColumnExpr("pg_notify(?, ?)", JobQueuedChannel, msg)).TableExpr("n")
 	}
 	for i, ins := range also {
 		q = q.With(fmt.Sprintf("also%d", i), ins)
@@ -201,12 +201,21 @@ func (s *Store) lockJob(ctx context.Context, id uuid.UUID) (*ProvisionerJob, err
 
 // notify publishes a job event inside the current transaction.
 func (s *Store) notify(ctx context.Context, ev JobEvent) error {
-	b, err := json.Marshal(ev)
+	msg, err := payload(ev)
 	if err != nil {
-		return fmt.Errorf("encode job event: %w", err)
+		return err
 	}
-	_, err = s.execPrepared(ctx, `SELECT pg_notify($1, $2)`, JobEventsChannel, string(b))
+	_, err = s.execPrepared(ctx, `SELECT pg_notify($1, $2)`, JobEventsChannel, msg)
 	return wrap("notify job event", err)
+}
+
+// payload is a notification's JSON payload.
+func payload(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode %T notification: %w", v, err)
+	}
+	return string(b), nil
 }
 
 // AppendLogs stores log lines of a job and notifies followers. Lines past
@@ -343,16 +352,16 @@ func (s *Store) CompleteJob(ctx context.Context, jobID uuid.UUID, c Completion) 
 			}
 		}
 		// The end is announced by the same statement (one round trip).
-		ev, err := json.Marshal(JobEvent{JobID: jobID, WorkspaceID: j.WorkspaceID.UUID, End: true})
+		end, err := payload(JobEvent{JobID: jobID, WorkspaceID: j.WorkspaceID.UUID, End: true})
 		if err != nil {
-			return fmt.Errorf("encode job event: %w", err)
+			return err
 		}
 		if _, err := tx.execPrepared(ctx, `WITH u AS (UPDATE provisioner_jobs SET completed_at = $1, started_at = coalesce(started_at, $1),
 			updated_at = $1, error = $2, error_code = $3, input = input - 'user_variable_values', canceled_at = CASE WHEN $4 THEN coalesce(canceled_at, $1) ELSE canceled_at END,
 			logs_length = $6, logs_lines = $7, logs_overflowed = $8
 			WHERE id = $5 RETURNING id)
 			SELECT pg_notify($9, $10) FROM u`, Now(), c.Error, c.ErrorCode, c.Canceled, jobID, j.LogsLength, j.LogsLines, j.LogsOverflowed,
-			JobEventsChannel, string(ev)); err != nil {
+			JobEventsChannel, end); err != nil {
 			return wrap("complete provisioner job", err)
 		}
 		done = true
